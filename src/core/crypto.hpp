@@ -1,0 +1,33 @@
+// Thin, allocation-light wrappers over OpenSSL 3 for the primitives otpd uses.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/random.hpp"
+
+namespace otpd::core {
+
+// Raw 32-byte digests as strings of bytes.
+std::string sha256(std::string_view data);
+std::string hmac_sha256(std::string_view key, std::string_view data);
+// RFC 5869 HKDF-SHA256 with an empty salt; `info` separates the derived keys' purposes.
+std::string hkdf_sha256(std::string_view input_key, std::string_view info, std::size_t length);
+
+// Compares in time that depends only on the lengths, never on where the inputs differ.
+bool constant_time_equal(std::string_view a, std::string_view b);
+
+std::string hex_encode(std::string_view bytes);
+std::optional<std::string> hex_decode(std::string_view hex);
+std::string base64url_encode(std::string_view bytes);  // no padding
+
+// AES-256-GCM. The sealed form is nonce(12) || ciphertext || tag(16); `aad` binds it
+// to its context so a sealed blob cannot be moved to another record.
+std::string aes_gcm_seal(std::string_view key32, std::string_view plaintext, std::string_view aad,
+                         RandomSource& rng);
+// nullopt when the blob was tampered with, truncated, or sealed under another key or aad.
+std::optional<std::string> aes_gcm_open(std::string_view key32, std::string_view sealed,
+                                        std::string_view aad);
+
+}  // namespace otpd::core

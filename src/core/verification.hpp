@@ -1,0 +1,48 @@
+// A verification: one code sent to one recipient, and the states it moves through.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/types.hpp"
+
+namespace otpd::core {
+
+// pending -> approved | canceled | max_attempts_reached; pending past expires_at reads as
+// expired (derived from the clock, never stored, so no sweeper has to race the deadline).
+enum class Status { kPending, kApproved, kCanceled, kExpired, kMaxAttemptsReached };
+const char* to_string(Status status);
+
+enum class DeliveryStatus { kQueued, kSent, kFailed };
+const char* to_string(DeliveryStatus status);
+
+struct Verification {
+  TenantId tenant;
+  VerificationId id;
+  RecipientHash recipient;
+  std::string masked_to;
+  ChannelKind channel = ChannelKind::kConsole;
+  Alphabet alphabet = Alphabet::kDigits;
+  int code_length = 6;
+  std::string code_hash;  // hex HMAC, see Keyring::code_hash
+  Status status = Status::kPending;  // as stored: never kExpired
+  int attempts = 0;       // wrong checks counted against this code
+  int max_attempts = 5;
+  TimePoint created_at;
+  TimePoint expires_at;
+  TimePoint resend_at;    // when a new send to this recipient stops being held back
+  std::optional<TimePoint> approved_at;
+  TimePoint delete_after;  // expires_at + retention: the store's TTL
+  DeliveryStatus delivery = DeliveryStatus::kQueued;
+  std::string locale;
+  std::string metadata_json;  // "" when none was given
+
+  // The status a reader sees at `now`: a stored pending past its expiry is expired.
+  Status effective_status(TimePoint now) const {
+    if (status == Status::kPending && now >= expires_at) return Status::kExpired;
+    return status;
+  }
+  int attempts_remaining() const { return attempts >= max_attempts ? 0 : max_attempts - attempts; }
+};
+
+}  // namespace otpd::core
