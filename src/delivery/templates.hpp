@@ -1,0 +1,22 @@
+// Message wording: the tenant's per-locale templates, or built-in English, with
+// {{code}}, {{ttl_minutes}} and {{app_name}} filled in.
+#pragma once
+
+#include <string>
+
+#include "config/config.hpp"
+#include "delivery/channel.hpp"
+
+namespace otpd::delivery {
+
+// Fills subject/text/html of `message` (to, code, channel, locale, expires_at already set)
+// from the tenant's templates for message.locale (falling back to the language part,
+// "de-AT" -> "de", then to built-in English). `ttl_seconds` is the code's lifetime. SMS
+// text ends with "\n\n@<origin> #<code>" when the tenant has a webotp_origin.
+void render_message(const config::TenantConfig& tenant, int ttl_seconds, Message& message);
+
+// Replaces each {{name}} in `text`; unknown names are left as they are.
+std::string fill_template(const std::string& text, const std::string& code, int ttl_minutes,
+                          const std::string& app_name);
+
+}  // namespace otpd::delivery

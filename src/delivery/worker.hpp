@@ -1,0 +1,57 @@
+// The delivery worker: takes due jobs from the store's queue, opens their sealed payloads,
+// delivers through the tenant's channel, and records the outcome, retrying transient
+// failures with backoff (1 s doubling to 30 s, with jitter) until the code expires.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "config/config.hpp"
+#include "core/clock.hpp"
+#include "core/keyring.hpp"
+#include "core/random.hpp"
+#include "delivery/channel.hpp"
+#include "store/store.hpp"
+
+namespace otpd::delivery {
+
+// Tells the worker there is new work, so the first attempt happens at once rather than at
+// the next poll. Implemented by Worker; the API holds only this.
+class Notifier {
+ public:
+  virtual ~Notifier() = default;
+  virtual void notify() = 0;
+};
+
+// Channels by tenant name and kind.
+using ChannelMap = std::map<std::pair<std::string, core::ChannelKind>, std::shared_ptr<Channel>>;
+
+// Backoff before retry number `attempt` (1-based): 1 s, 2 s, 4 s ... capped at 30 s, each
+// scaled by a random factor in [0.5, 1.0] so retries from many jobs spread out.
+core::Millis retry_backoff(int attempt, core::RandomSource& rng);
+
+struct WorkerCounters {
+  std::function<void(core::ChannelKind, const char* outcome)> on_attempt;  // may be empty
+};
+
+class Worker final : public Notifier {
+ public:
+  Worker(boost::asio::io_context& io, store::Store& store, const core::Keyring& keyring,
+         const core::TimeSource& clock, core::RandomSource& rng, const config::Config& config,
+         ChannelMap channels, WorkerCounters counters = {});
+  ~Worker() override;
+
+  void start();  // spawns the loop on `io`
+  // Stops taking new jobs; attempts in flight finish. Safe from any thread.
+  void stop();
+  void notify() override;  // safe from any thread
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace otpd::delivery
