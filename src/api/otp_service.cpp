@@ -1,6 +1,7 @@
 // Send, verify, status and cancel: PRODUCT.md section 2's outcome tables, in one place.
 #include "api/otp_service.hpp"
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cmath>
 

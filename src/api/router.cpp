@@ -4,7 +4,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <boost/url/parse.hpp>
+#include <boost/url/parse_query.hpp>
 #include <chrono>
 
 #include "api/problem.hpp"
@@ -187,8 +187,9 @@ Response Router::dispatch(const Request& request, std::string& route, std::strin
         for (auto param : *params) {
           // API Gateway decodes percent-escapes but keeps '+' literally.
           if (param.key == "email") {
-            email.clear();
-            for (char c : param.value) email.push_back(c);
+            boost::urls::encoding_opts literal_plus;
+            literal_plus.space_as_plus = false;
+            email = param.value.decode(literal_plus);
           }
         }
       }
