@@ -19,7 +19,8 @@ inline constexpr int kMaxCodeLength = 10;
 std::string_view alphabet_chars(Alphabet alphabet);
 
 // A code of `length` symbols, each uniform over the alphabet: random bytes are drawn and
-// those at or above the largest multiple of the alphabet size are rejected.
+// those at or above the largest multiple of the alphabet size are rejected. A length outside
+// kMinCodeLength..kMaxCodeLength is a programming error: std::invalid_argument.
 std::string generate_code(RandomSource& rng, Alphabet alphabet, int length);
 
 // Strips spaces and hyphens and, for alnum, upper-cases and applies Crockford's

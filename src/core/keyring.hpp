@@ -2,6 +2,7 @@
 // all of them verify and open, so secrets can be rotated without losing live codes.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,7 +14,8 @@ namespace otpd::core {
 
 class Keyring {
  public:
-  // `secrets` must not be empty; each is used as input keying material as given.
+  // `secrets` must not be empty, nor any secret in it (std::invalid_argument otherwise); each
+  // is used as input keying material as given.
   explicit Keyring(std::vector<std::string> secrets);
 
   // HMAC-SHA256 of the normalised code, bound to tenant and verification id, under the
@@ -30,8 +32,11 @@ class Keyring {
   std::vector<RecipientHash> recipient_hash_candidates(const TenantId& tenant,
                                                        std::string_view normalized) const;
 
-  // AES-256-GCM under the current sealing key; the output starts with a one-byte key index.
+  // AES-256-GCM under the current sealing key; the output starts with a one-byte key id (a
+  // byte of the key's hash, stable when secrets are added or reordered).
   std::string seal(std::string_view plaintext, std::string_view aad, RandomSource& rng) const;
+  // Opens a blob sealed under any of the secrets; nullopt when none of them (with this aad)
+  // authenticates it.
   std::optional<std::string> open(std::string_view sealed, std::string_view aad) const;
 
  private:

@@ -20,7 +20,8 @@ struct Recipient {
 // leading zero. Everything else is nullopt with `why` set to a short reason.
 std::optional<Recipient> parse_recipient(std::string_view input, std::string* why = nullptr);
 
-// "alice@example.com" -> "a***@example.com"; "+14155550100" -> "+1415*****00".
+// "alice@example.com" -> "a***@example.com"; "+14155550100" -> "+141******00"
+// (one star per hidden digit).
 std::string mask_recipient(const Recipient& recipient);
 
 }  // namespace otpd::core

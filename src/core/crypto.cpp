@@ -1,0 +1,286 @@
+// OpenSSL 3 wrappers: EVP_Digest, EVP_MAC (HMAC), EVP_KDF (HKDF) and AES-256-GCM via EVP_CIPHER.
+#include "core/crypto.hpp"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+
+#include <array>
+#include <climits>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+
+namespace otpd::core {
+namespace {
+
+constexpr std::size_t kSha256Size = 32;
+constexpr std::size_t kAesKeySize = 32;
+constexpr std::size_t kGcmNonceSize = 12;
+constexpr std::size_t kGcmTagSize = 16;
+// OSSL_PARAM wants a mutable char* for names it only reads.
+char kSha256Name[] = "SHA256";
+
+// OpenSSL failing here means memory exhaustion or a broken install, not bad input.
+[[noreturn]] void fail(const char* what) {
+  const unsigned long err = ERR_get_error();
+  char detail[256] = "no OpenSSL error queued";
+  if (err != 0) ERR_error_string_n(err, detail, sizeof detail);
+  ERR_clear_error();
+  throw std::runtime_error(std::string("otpd crypto: ") + what + ": " + detail);
+}
+
+const unsigned char* bytes(std::string_view s) {
+  // Some OpenSSL entry points treat a null pointer as "not given" even with length 0.
+  static const unsigned char kEmpty = 0;
+  return s.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(s.data());
+}
+
+unsigned char* bytes(std::string& s) { return reinterpret_cast<unsigned char*>(s.data()); }
+
+int int_length(std::size_t n) {
+  if (n > static_cast<std::size_t>(INT_MAX)) throw std::length_error("otpd crypto: input too long");
+  return static_cast<int>(n);
+}
+
+struct MacDeleter {
+  void operator()(EVP_MAC* p) const { EVP_MAC_free(p); }
+};
+struct MacCtxDeleter {
+  void operator()(EVP_MAC_CTX* p) const { EVP_MAC_CTX_free(p); }
+};
+struct KdfDeleter {
+  void operator()(EVP_KDF* p) const { EVP_KDF_free(p); }
+};
+struct KdfCtxDeleter {
+  void operator()(EVP_KDF_CTX* p) const { EVP_KDF_CTX_free(p); }
+};
+struct CipherCtxDeleter {
+  void operator()(EVP_CIPHER_CTX* p) const { EVP_CIPHER_CTX_free(p); }
+};
+
+// Fetching walks the provider store under a lock; do it once and share the (immutable,
+// thread-safe) algorithm objects.
+EVP_MAC* hmac_algorithm() {
+  static const std::unique_ptr<EVP_MAC, MacDeleter> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
+  if (!mac) fail("EVP_MAC_fetch(HMAC)");
+  return mac.get();
+}
+
+EVP_KDF* hkdf_algorithm() {
+  static const std::unique_ptr<EVP_KDF, KdfDeleter> kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
+  if (!kdf) fail("EVP_KDF_fetch(HKDF)");
+  return kdf.get();
+}
+
+void require_key32(std::string_view key) {
+  if (key.size() != kAesKeySize) {
+    throw std::invalid_argument("otpd crypto: AES-256-GCM needs a 32-byte key");
+  }
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::string sha256(std::string_view data) {
+  std::string out(kSha256Size, '\0');
+  unsigned int len = 0;
+  if (EVP_Digest(bytes(data), data.size(), bytes(out), &len, EVP_sha256(), nullptr) != 1 ||
+      len != kSha256Size) {
+    fail("EVP_Digest(SHA256)");
+  }
+  return out;
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> ctx(EVP_MAC_CTX_new(hmac_algorithm()));
+  if (!ctx) fail("EVP_MAC_CTX_new");
+  const OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, kSha256Name, 0),
+      OSSL_PARAM_construct_end(),
+  };
+  if (EVP_MAC_init(ctx.get(), bytes(key), key.size(), params) != 1) fail("EVP_MAC_init");
+  if (EVP_MAC_update(ctx.get(), bytes(data), data.size()) != 1) fail("EVP_MAC_update");
+  std::string out(kSha256Size, '\0');
+  std::size_t len = 0;
+  if (EVP_MAC_final(ctx.get(), bytes(out), &len, out.size()) != 1 || len != kSha256Size) {
+    fail("EVP_MAC_final");
+  }
+  return out;
+}
+
+std::string hkdf_sha256(std::string_view input_key, std::string_view info, std::size_t length) {
+  if (length == 0) return {};
+  if (length > 255 * kSha256Size) {
+    throw std::invalid_argument("otpd crypto: HKDF-SHA256 output is at most 8160 bytes");
+  }
+  std::unique_ptr<EVP_KDF_CTX, KdfCtxDeleter> ctx(EVP_KDF_CTX_new(hkdf_algorithm()));
+  if (!ctx) fail("EVP_KDF_CTX_new");
+  // No salt parameter: HKDF then uses HashLen zero bytes, which RFC 5869 defines as the
+  // same thing as an empty salt.
+  const OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, kSha256Name, 0),
+      OSSL_PARAM_construct_octet_string(
+          OSSL_KDF_PARAM_KEY, const_cast<unsigned char*>(bytes(input_key)), input_key.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+                                        const_cast<unsigned char*>(bytes(info)), info.size()),
+      OSSL_PARAM_construct_end(),
+  };
+  std::string out(length, '\0');
+  if (EVP_KDF_derive(ctx.get(), bytes(out), out.size(), params) != 1) fail("EVP_KDF_derive");
+  return out;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  // Lengths are public (every hash otpd compares has a fixed length); contents are not.
+  if (a.size() != b.size()) return false;
+  if (a.empty()) return true;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string hex_encode(std::string_view data) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(data.size() * 2);
+  for (const char c : data) {
+    const auto b = static_cast<unsigned char>(c);
+    out.push_back(kDigits[b >> 4]);
+    out.push_back(kDigits[b & 0x0f]);
+  }
+  return out;
+}
+
+std::optional<std::string> hex_decode(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(hex.size() / 2);
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = hex_value(hex[i]);
+    const int lo = hex_value(hex[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>((hi << 4) | lo));
+  }
+  return out;
+}
+
+std::string base64url_encode(std::string_view data) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  out.reserve((data.size() * 4 + 2) / 3);
+  std::size_t i = 0;
+  for (; i + 3 <= data.size(); i += 3) {
+    const std::uint32_t v =
+        (static_cast<std::uint32_t>(static_cast<unsigned char>(data[i])) << 16) |
+        (static_cast<std::uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8) |
+        static_cast<std::uint32_t>(static_cast<unsigned char>(data[i + 2]));
+    out.push_back(kAlphabet[(v >> 18) & 0x3f]);
+    out.push_back(kAlphabet[(v >> 12) & 0x3f]);
+    out.push_back(kAlphabet[(v >> 6) & 0x3f]);
+    out.push_back(kAlphabet[v & 0x3f]);
+  }
+  const std::size_t rest = data.size() - i;
+  if (rest > 0) {
+    std::uint32_t v = static_cast<std::uint32_t>(static_cast<unsigned char>(data[i])) << 16;
+    if (rest == 2) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8;
+    out.push_back(kAlphabet[(v >> 18) & 0x3f]);
+    out.push_back(kAlphabet[(v >> 12) & 0x3f]);
+    if (rest == 2) out.push_back(kAlphabet[(v >> 6) & 0x3f]);
+  }
+  return out;
+}
+
+std::string aes_gcm_seal(std::string_view key32, std::string_view plaintext, std::string_view aad,
+                         RandomSource& rng) {
+  require_key32(key32);
+  // A random 96-bit nonce per message: safe for far more messages than one key will see
+  // before rotation (NIST SP 800-38D's 2^32 bound).
+  std::string out = random_bytes(rng, kGcmNonceSize);
+  out.resize(kGcmNonceSize + plaintext.size() + kGcmTagSize);
+
+  std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter> ctx(EVP_CIPHER_CTX_new());
+  if (!ctx) fail("EVP_CIPHER_CTX_new");
+  if (EVP_EncryptInit_ex2(ctx.get(), EVP_aes_256_gcm(), bytes(key32), bytes(out), nullptr) != 1) {
+    fail("EVP_EncryptInit_ex2");
+  }
+  int len = 0;
+  if (!aad.empty() &&
+      EVP_EncryptUpdate(ctx.get(), nullptr, &len, bytes(aad), int_length(aad.size())) != 1) {
+    fail("EVP_EncryptUpdate(aad)");
+  }
+  unsigned char* cipher = bytes(out) + kGcmNonceSize;
+  int written = 0;
+  if (!plaintext.empty()) {
+    if (EVP_EncryptUpdate(ctx.get(), cipher, &len, bytes(plaintext),
+                          int_length(plaintext.size())) != 1) {
+      fail("EVP_EncryptUpdate");
+    }
+    written = len;
+  }
+  if (EVP_EncryptFinal_ex(ctx.get(), cipher + written, &len) != 1) fail("EVP_EncryptFinal_ex");
+  written += len;
+  if (static_cast<std::size_t>(written) != plaintext.size()) fail("AES-GCM length mismatch");
+
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, cipher + written, kGcmTagSize),
+      OSSL_PARAM_construct_end(),
+  };
+  if (EVP_CIPHER_CTX_get_params(ctx.get(), params) != 1) fail("EVP_CIPHER_CTX_get_params(tag)");
+  return out;
+}
+
+std::optional<std::string> aes_gcm_open(std::string_view key32, std::string_view sealed,
+                                        std::string_view aad) {
+  require_key32(key32);
+  if (sealed.size() < kGcmNonceSize + kGcmTagSize) return std::nullopt;
+  const std::string_view nonce = sealed.substr(0, kGcmNonceSize);
+  const std::string_view cipher =
+      sealed.substr(kGcmNonceSize, sealed.size() - kGcmNonceSize - kGcmTagSize);
+  std::array<unsigned char, kGcmTagSize> tag{};
+  const std::string_view tag_bytes = sealed.substr(sealed.size() - kGcmTagSize);
+  std::copy(tag_bytes.begin(), tag_bytes.end(), tag.begin());
+
+  std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter> ctx(EVP_CIPHER_CTX_new());
+  if (!ctx) fail("EVP_CIPHER_CTX_new");
+  if (EVP_DecryptInit_ex2(ctx.get(), EVP_aes_256_gcm(), bytes(key32), bytes(nonce), nullptr) != 1) {
+    fail("EVP_DecryptInit_ex2");
+  }
+  int len = 0;
+  if (!aad.empty() &&
+      EVP_DecryptUpdate(ctx.get(), nullptr, &len, bytes(aad), int_length(aad.size())) != 1) {
+    fail("EVP_DecryptUpdate(aad)");
+  }
+  std::string out(cipher.size(), '\0');
+  int written = 0;
+  if (!cipher.empty()) {
+    if (EVP_DecryptUpdate(ctx.get(), bytes(out), &len, bytes(cipher), int_length(cipher.size())) !=
+        1) {
+      fail("EVP_DecryptUpdate");
+    }
+    written = len;
+  }
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag.data(), tag.size()),
+      OSSL_PARAM_construct_end(),
+  };
+  if (EVP_CIPHER_CTX_set_params(ctx.get(), params) != 1) fail("EVP_CIPHER_CTX_set_params(tag)");
+  // Authentication happens here; until it passes, `out` is unauthenticated and must not
+  // escape, not even in freed memory.
+  if (EVP_DecryptFinal_ex(ctx.get(), bytes(out) + written, &len) != 1) {
+    ERR_clear_error();
+    OPENSSL_cleanse(out.data(), out.size());
+    return std::nullopt;
+  }
+  return out;
+}
+
+}  // namespace otpd::core

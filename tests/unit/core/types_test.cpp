@@ -1,0 +1,87 @@
+// Wire names of the domain enums, and the strong identifier types.
+#include "core/types.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "core/clock.hpp"
+#include "core/verification.hpp"
+
+namespace otpd::core {
+namespace {
+
+TEST(ChannelKind, NamesRoundTrip) {
+  for (const auto kind :
+       {ChannelKind::kConsole, ChannelKind::kEmail, ChannelKind::kSms, ChannelKind::kWebhook}) {
+    ChannelKind parsed = ChannelKind::kConsole;
+    ASSERT_TRUE(parse_channel(to_string(kind), parsed)) << to_string(kind);
+    EXPECT_EQ(parsed, kind);
+  }
+  EXPECT_STREQ(to_string(ChannelKind::kConsole), "console");
+  EXPECT_STREQ(to_string(ChannelKind::kEmail), "email");
+  EXPECT_STREQ(to_string(ChannelKind::kSms), "sms");
+  EXPECT_STREQ(to_string(ChannelKind::kWebhook), "webhook");
+}
+
+TEST(ChannelKind, UnknownNamesLeaveOutputAlone) {
+  ChannelKind out = ChannelKind::kWebhook;
+  for (const std::string bad : {"", "Email", "EMAIL", "e-mail", "sms ", "push", "emailx"}) {
+    EXPECT_FALSE(parse_channel(bad, out)) << bad;
+    EXPECT_EQ(out, ChannelKind::kWebhook);
+  }
+}
+
+TEST(Alphabet, NamesRoundTrip) {
+  Alphabet a = Alphabet::kDigits;
+  ASSERT_TRUE(parse_alphabet("alnum", a));
+  EXPECT_EQ(a, Alphabet::kAlnum);
+  ASSERT_TRUE(parse_alphabet("digits", a));
+  EXPECT_EQ(a, Alphabet::kDigits);
+  EXPECT_STREQ(to_string(Alphabet::kDigits), "digits");
+  EXPECT_STREQ(to_string(Alphabet::kAlnum), "alnum");
+  EXPECT_FALSE(parse_alphabet("Digits", a));
+  EXPECT_FALSE(parse_alphabet("base32", a));
+  EXPECT_FALSE(parse_alphabet("", a));
+}
+
+TEST(Status, Names) {
+  EXPECT_STREQ(to_string(Status::kPending), "pending");
+  EXPECT_STREQ(to_string(Status::kApproved), "approved");
+  EXPECT_STREQ(to_string(Status::kCanceled), "canceled");
+  EXPECT_STREQ(to_string(Status::kExpired), "expired");
+  EXPECT_STREQ(to_string(Status::kMaxAttemptsReached), "max_attempts_reached");
+  EXPECT_STREQ(to_string(DeliveryStatus::kQueued), "queued");
+  EXPECT_STREQ(to_string(DeliveryStatus::kSent), "sent");
+  EXPECT_STREQ(to_string(DeliveryStatus::kFailed), "failed");
+}
+
+TEST(Verification, EffectiveStatusAndAttempts) {
+  ManualTimeSource clock(from_unix_ms(1'000'000));
+  Verification v;
+  v.created_at = clock.now();
+  v.expires_at = clock.now() + Seconds(300);
+  EXPECT_EQ(v.effective_status(clock.now()), Status::kPending);
+  clock.advance(Seconds(299));
+  EXPECT_EQ(v.effective_status(clock.now()), Status::kPending);
+  clock.advance(Seconds(1));
+  EXPECT_EQ(v.effective_status(clock.now()), Status::kExpired);
+  v.status = Status::kApproved;
+  EXPECT_EQ(v.effective_status(clock.now()), Status::kApproved);
+
+  EXPECT_EQ(v.attempts_remaining(), 5);
+  v.attempts = 4;
+  EXPECT_EQ(v.attempts_remaining(), 1);
+  v.attempts = 7;
+  EXPECT_EQ(v.attempts_remaining(), 0);
+}
+
+TEST(StrongString, ComparesByValue) {
+  EXPECT_EQ(TenantId("a"), TenantId("a"));
+  EXPECT_LT(TenantId("a"), TenantId("b"));
+  EXPECT_TRUE(TenantId().empty());
+  EXPECT_EQ(VerificationId("x").str(), "x");
+}
+
+}  // namespace
+}  // namespace otpd::core
