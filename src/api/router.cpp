@@ -140,7 +140,7 @@ Response Router::handle(Request request) {
     obs::info("request", {{"method", request.method},
                           {"route", route},
                           {"status", response.status},
-                          {"ms", seconds * 1000},
+                          {"us", static_cast<long long>(seconds * 1e6)},
                           {"tenant", tenant},
                           {"request_id", *response.header("X-Request-Id")}});
   }
