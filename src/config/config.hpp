@@ -13,7 +13,8 @@
 
 namespace otpd::config {
 
-// Start-up failure: what() names the key, e.g. "tenants.acme.code_length: must be 4..10".
+// Start-up failure: what() starts with the key, e.g.
+// "tenants.acme.code_length: must be between 4 and 10 (got 99)".
 class ConfigError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -52,7 +53,7 @@ struct TenantConfig {
   std::vector<std::string> api_key_hashes;  // lower-case hex SHA-256, "sha256:" stripped
   core::Policy policy;
   std::map<std::string, Template> templates;  // by locale
-  bool console_channel = false;  // [tenants.X.channels.console] present
+  bool console_channel = false;               // [tenants.X.channels.console] present
   std::optional<WebhookChannelConfig> webhook;
   std::optional<EmailChannelConfig> email;
   std::optional<SmsChannelConfig> sms;
@@ -67,7 +68,7 @@ struct CompatConfig {
 struct Config {
   std::string listen = "127.0.0.1:8080";
   std::string admin_listen;  // "" = health, readiness and metrics on the main listener
-  std::string store = "sqlite://./data/otpd.db";
+  std::string store = "sqlite://./data/otpd.db";  // when unset: sqlite://<data_dir>/otpd.db
   std::string data_dir = "./data";
   std::vector<std::string> secrets;
   std::size_t max_connections = 4096;
