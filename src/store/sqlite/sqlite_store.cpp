@@ -1,0 +1,1016 @@
+// SqliteStore: each Store operation as one SQLite transaction over prepared statements.
+#include "store/sqlite/sqlite_store.hpp"
+
+#include <openssl/crypto.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <string_view>
+#include <utility>
+
+namespace otpd::store {
+
+using core::ChannelKind;
+using core::DeliveryStatus;
+using core::Millis;
+using core::Seconds;
+using core::Status;
+using core::TimePoint;
+using core::Verification;
+
+namespace {
+
+constexpr int kBusyTimeoutMs = 5000;
+constexpr Millis kFailureBudgetWindow = std::chrono::hours(1);
+
+// Version n -> n+1 is kMigrations[n], all run inside init_schema's transaction. IF NOT
+// EXISTS tolerates a file whose tables were made by hand before user_version was set.
+constexpr const char* kMigrations[] = {
+    R"sql(
+CREATE TABLE IF NOT EXISTS verifications (
+  tenant         TEXT    NOT NULL,
+  id             TEXT    NOT NULL,
+  recipient_hash TEXT    NOT NULL,
+  masked_to      TEXT    NOT NULL,
+  channel        TEXT    NOT NULL,
+  alphabet       TEXT    NOT NULL,
+  code_length    INTEGER NOT NULL,
+  code_hash      TEXT    NOT NULL,
+  status         TEXT    NOT NULL,
+  attempts       INTEGER NOT NULL,
+  max_attempts   INTEGER NOT NULL,
+  created_at     INTEGER NOT NULL,
+  expires_at     INTEGER NOT NULL,
+  resend_at      INTEGER NOT NULL,
+  approved_at    INTEGER,
+  delete_after   INTEGER NOT NULL,
+  delivery       TEXT    NOT NULL,
+  locale         TEXT    NOT NULL,
+  metadata       TEXT    NOT NULL,
+  PRIMARY KEY (tenant, id)
+);
+CREATE INDEX IF NOT EXISTS verifications_by_recipient
+  ON verifications (tenant, recipient_hash, created_at);
+CREATE INDEX IF NOT EXISTS verifications_by_delete_after ON verifications (delete_after);
+CREATE TABLE IF NOT EXISTS sends (
+  tenant         TEXT    NOT NULL,
+  recipient_hash TEXT    NOT NULL,
+  sent_at        INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sends_by_recipient ON sends (tenant, recipient_hash, sent_at);
+CREATE TABLE IF NOT EXISTS failures (
+  tenant         TEXT    NOT NULL,
+  recipient_hash TEXT    NOT NULL,
+  at             INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS failures_by_recipient ON failures (tenant, recipient_hash, at);
+CREATE TABLE IF NOT EXISTS deliveries (
+  tenant          TEXT    NOT NULL,
+  id              TEXT    NOT NULL,
+  channel         TEXT    NOT NULL,
+  sealed          BLOB    NOT NULL,
+  attempts        INTEGER NOT NULL,
+  next_attempt_at INTEGER NOT NULL,
+  expires_at      INTEGER NOT NULL,
+  PRIMARY KEY (tenant, id)
+);
+CREATE INDEX IF NOT EXISTS deliveries_by_next_attempt ON deliveries (next_attempt_at);
+CREATE TABLE IF NOT EXISTS idempotency (
+  tenant        TEXT    NOT NULL,
+  key           TEXT    NOT NULL,
+  request_hash  TEXT    NOT NULL,
+  state         TEXT    NOT NULL,
+  status        INTEGER NOT NULL,
+  response_body TEXT    NOT NULL,
+  expires_at    INTEGER NOT NULL,
+  PRIMARY KEY (tenant, key)
+);
+)sql",
+};
+static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
+
+#define OTPD_VERIFICATION_COLUMNS                                                      \
+  "tenant, id, recipient_hash, masked_to, channel, alphabet, code_length, code_hash, " \
+  "status, attempts, max_attempts, created_at, expires_at, resend_at, approved_at, "   \
+  "delete_after, delivery, locale, metadata"
+
+// ---- enum <-> text: local, so the store does not depend on core's .cpp files ----------
+
+template <typename E>
+struct Name {
+  E value;
+  std::string_view text;
+};
+
+constexpr Name<Status> kStatusNames[] = {
+    {Status::kPending, "pending"},
+    {Status::kApproved, "approved"},
+    {Status::kCanceled, "canceled"},
+    {Status::kExpired, "expired"},
+    {Status::kMaxAttemptsReached, "max_attempts_reached"},
+};
+constexpr Name<ChannelKind> kChannelNames[] = {
+    {ChannelKind::kConsole, "console"},
+    {ChannelKind::kEmail, "email"},
+    {ChannelKind::kSms, "sms"},
+    {ChannelKind::kWebhook, "webhook"},
+};
+constexpr Name<core::Alphabet> kAlphabetNames[] = {
+    {core::Alphabet::kDigits, "digits"},
+    {core::Alphabet::kAlnum, "alnum"},
+};
+constexpr Name<DeliveryStatus> kDeliveryNames[] = {
+    {DeliveryStatus::kQueued, "queued"},
+    {DeliveryStatus::kSent, "sent"},
+    {DeliveryStatus::kFailed, "failed"},
+};
+
+constexpr std::string_view kInProgress = "in_progress";
+constexpr std::string_view kComplete = "complete";
+
+template <typename E, std::size_t N>
+std::string_view name_of(const Name<E> (&names)[N], E value) {
+  for (const auto& n : names) {
+    if (n.value == value) return n.text;
+  }
+  return "?";  // unreachable for a valid enum; fails decoding on the way back
+}
+
+template <typename E, std::size_t N>
+bool parse_name(const Name<E> (&names)[N], std::string_view text, E& out) {
+  for (const auto& n : names) {
+    if (n.text == text) {
+      out = n.value;
+      return true;
+    }
+  }
+  return false;
+}
+
+// Retry-After is whole seconds and never 0: a client told "0" would retry at once.
+Seconds retry_after(Millis remaining) {
+  const long long ms = remaining.count();
+  return Seconds(std::max(1LL, (ms + 999) / 1000));
+}
+
+// core::Policy::cooldown_after_send, repeated here so the store links without core's .cpp:
+// base, 2*base, 4*base... for the n-th send (1-based), capped at the window.
+Seconds cooldown_after_send(int base_seconds, int window_seconds, int n) {
+  long long cooldown = std::max(0, base_seconds);
+  const long long cap = window_seconds > 0 ? window_seconds : 365LL * 24 * 3600;
+  for (int i = 1; i < n && cooldown > 0 && cooldown < cap; ++i) cooldown *= 2;
+  return Seconds(std::min(cooldown, cap));
+}
+
+boost::system::error_code sqlite_error(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return make_error(StoreErrc::kCorrupt);
+    default:
+      return make_error(StoreErrc::kUnavailable);
+  }
+}
+
+// An error_code converts to bool too, so Result<bool> needs to be told which one it holds.
+Result<bool> bool_error(boost::system::error_code ec) {
+  return Result<bool>(boost::system::in_place_error, ec);
+}
+
+// Constant-time in the content of the hashes; their length (fixed for an HMAC) may leak.
+bool any_hash_matches(const std::string& stored, const std::vector<std::string>& candidates) {
+  bool matched = false;
+  for (const auto& candidate : candidates) {
+    const bool equal = !stored.empty() && candidate.size() == stored.size() &&
+                       CRYPTO_memcmp(candidate.data(), stored.data(), stored.size()) == 0;
+    matched = matched || equal;
+  }
+  return matched;
+}
+
+}  // namespace
+
+// ---- statements ----------------------------------------------------------------------
+
+namespace detail {
+
+enum class SqliteSql : int {
+  kBegin,
+  kCommit,
+  kRollback,
+  kPing,
+  kUserVersion,
+  kCountTables,
+  kSelectVerification,
+  kSelectNewest,
+  kInsertVerification,
+  kUpdateState,
+  kSetDelivery,
+  kSendsInWindow,
+  kInsertSend,
+  kFailuresInWindow,
+  kInsertFailure,
+  kInsertDelivery,
+  kDeleteDelivery,
+  kSelectDue,
+  kLeaseDelivery,
+  kRetryDelivery,
+  kDeliveryDepth,
+  kSelectIdempotency,
+  kReserveIdempotency,
+  kCompleteIdempotency,
+  kReleaseIdempotency,
+  kSweepVerifications,
+  kFailExpiredDeliveries,
+  kSweepDeliveries,
+  kSweepIdempotency,
+  kSweepSends,
+  kSweepFailures,
+  kCount
+};
+
+}  // namespace detail
+
+namespace {
+
+using Sql = detail::SqliteSql;
+
+// Indexed by Sql.
+constexpr const char* kSqlText[] = {
+    "BEGIN IMMEDIATE",
+    "COMMIT",
+    "ROLLBACK",
+    "SELECT 1",
+    "PRAGMA user_version",
+    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+    "SELECT " OTPD_VERIFICATION_COLUMNS " FROM verifications WHERE tenant = ?1 AND id = ?2",
+    // rowid breaks ties between two starts in the same millisecond: the later insert wins.
+    "SELECT " OTPD_VERIFICATION_COLUMNS
+    " FROM verifications WHERE tenant = ?1 AND recipient_hash = ?2"
+    " ORDER BY created_at DESC, rowid DESC LIMIT 1",
+    "INSERT INTO verifications (" OTPD_VERIFICATION_COLUMNS
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+    "?19)",
+    "UPDATE verifications SET status = ?3, attempts = ?4, approved_at = ?5"
+    " WHERE tenant = ?1 AND id = ?2",
+    "UPDATE verifications SET delivery = ?3 WHERE tenant = ?1 AND id = ?2",
+    "SELECT count(*), min(sent_at) FROM sends"
+    " WHERE tenant = ?1 AND recipient_hash = ?2 AND sent_at > ?3 AND sent_at <= ?4",
+    "INSERT INTO sends (tenant, recipient_hash, sent_at) VALUES (?1, ?2, ?3)",
+    "SELECT count(*), min(at) FROM failures"
+    " WHERE tenant = ?1 AND recipient_hash = ?2 AND at > ?3 AND at <= ?4",
+    "INSERT INTO failures (tenant, recipient_hash, at) VALUES (?1, ?2, ?3)",
+    "INSERT INTO deliveries (tenant, id, channel, sealed, attempts, next_attempt_at, expires_at)"
+    " VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)",
+    "DELETE FROM deliveries WHERE tenant = ?1 AND id = ?2",
+    "SELECT tenant, id, channel, sealed, attempts, expires_at FROM deliveries"
+    " WHERE next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?2",
+    "UPDATE deliveries SET next_attempt_at = ?3 WHERE tenant = ?1 AND id = ?2",
+    "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?3"
+    " WHERE tenant = ?1 AND id = ?2",
+    "SELECT count(*) FROM deliveries",
+    "SELECT request_hash, state, status, response_body, expires_at FROM idempotency"
+    " WHERE tenant = ?1 AND key = ?2",
+    "INSERT OR REPLACE INTO idempotency"
+    " (tenant, key, request_hash, state, status, response_body, expires_at)"
+    " VALUES (?1, ?2, ?3, 'in_progress', 0, '', ?4)",
+    "UPDATE idempotency SET state = 'complete', status = ?3, response_body = ?4, expires_at = ?5"
+    " WHERE tenant = ?1 AND key = ?2",
+    // Only an unfinished reservation: a completed response stays replayable.
+    "DELETE FROM idempotency WHERE tenant = ?1 AND key = ?2 AND state = 'in_progress'",
+    "DELETE FROM verifications WHERE delete_after <= ?1",
+    "UPDATE verifications SET delivery = 'failed' WHERE delivery = 'queued' AND EXISTS"
+    " (SELECT 1 FROM deliveries d WHERE d.tenant = verifications.tenant"
+    " AND d.id = verifications.id AND d.expires_at <= ?1)",
+    "DELETE FROM deliveries WHERE expires_at <= ?1 OR NOT EXISTS"
+    " (SELECT 1 FROM verifications v WHERE v.tenant = deliveries.tenant AND v.id = deliveries.id)",
+    "DELETE FROM idempotency WHERE expires_at <= ?1",
+    "DELETE FROM sends WHERE sent_at < ?1",
+    "DELETE FROM failures WHERE at < ?1",
+};
+static_assert(std::size(kSqlText) == static_cast<std::size_t>(Sql::kCount));
+
+#undef OTPD_VERIFICATION_COLUMNS
+
+}  // namespace
+
+namespace detail {
+
+// A borrowed prepared statement, reset and unbound when it goes out of scope so the cached
+// statement is ready for the next caller and holds no read lock meanwhile.
+class SqliteStatement {
+ public:
+  explicit SqliteStatement(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  SqliteStatement(SqliteStatement&& other) noexcept
+      : stmt_(std::exchange(other.stmt_, nullptr)), bind_rc_(other.bind_rc_) {}
+  SqliteStatement& operator=(SqliteStatement&&) = delete;
+  ~SqliteStatement() {
+    if (stmt_ != nullptr) {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+  }
+
+  // Bind failures are programming errors (index, type); they surface at the next step.
+  SqliteStatement& bind(int i, long long value) {
+    return check(sqlite3_bind_int64(stmt_, i, value));
+  }
+  SqliteStatement& bind(int i, TimePoint t) { return bind(i, core::to_unix_ms(t)); }
+  SqliteStatement& bind(int i, std::optional<TimePoint> t) {
+    return t ? bind(i, *t) : check(sqlite3_bind_null(stmt_, i));
+  }
+  SqliteStatement& bind(int i, std::string_view text) {
+    return check(
+        sqlite3_bind_text64(stmt_, i, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+  }
+  SqliteStatement& bind(int i, const std::string& text) { return bind(i, std::string_view(text)); }
+  SqliteStatement& bind_blob(int i, const std::string& bytes) {
+    // A null pointer would bind SQL NULL; an empty payload is still a (zero-length) blob.
+    static const char kEmpty = 0;
+    return check(sqlite3_bind_blob64(stmt_, i, bytes.empty() ? &kEmpty : bytes.data(), bytes.size(),
+                                     SQLITE_TRANSIENT));
+  }
+
+  // true: a row is ready; false: done.
+  Result<bool> step() {
+    const int rc = bind_rc_ != SQLITE_OK ? bind_rc_ : sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return bool_error(sqlite_error(rc));
+  }
+  // For statements that return no rows.
+  Result<void> run() {
+    auto r = step();
+    if (!r) return r.error();
+    return {};
+  }
+
+  long long int64(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  TimePoint time(int col) const { return core::from_unix_ms(int64(col)); }
+  std::string text(int col) const {
+    const auto* p = sqlite3_column_text(stmt_, col);
+    const int n = sqlite3_column_bytes(stmt_, col);
+    return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p), n);
+  }
+  std::string blob(int col) const {
+    const void* p = sqlite3_column_blob(stmt_, col);
+    const int n = sqlite3_column_bytes(stmt_, col);
+    return p == nullptr ? std::string() : std::string(static_cast<const char*>(p), n);
+  }
+
+ private:
+  SqliteStatement& check(int rc) {
+    if (bind_rc_ == SQLITE_OK) bind_rc_ = rc;
+    return *this;
+  }
+
+  sqlite3_stmt* stmt_;
+  int bind_rc_ = SQLITE_OK;
+};
+
+}  // namespace detail
+
+namespace {
+
+using Statement = detail::SqliteStatement;
+
+}  // namespace
+
+// ---- lifetime ------------------------------------------------------------------------
+
+SqliteStore::SqliteStore(sqlite3* db)
+    : db_(db), statements_(static_cast<std::size_t>(Sql::kCount), nullptr) {}
+
+SqliteStore::~SqliteStore() {
+  for (sqlite3_stmt* stmt : statements_) sqlite3_finalize(stmt);
+  sqlite3_close_v2(db_);
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) {
+  sqlite3* db = nullptr;
+  // NOMUTEX: mu_ already serialises every use of the connection.
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_close_v2(db);  // open allocates a handle even when it fails
+    return sqlite_error(rc);
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(db));
+
+  sqlite3_extended_result_codes(db, 1);
+  // Waits for another process's write transaction instead of failing at once; after that
+  // the operation answers kUnavailable (503 with Retry-After) rather than queueing forever.
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+
+  // WAL lets readers run alongside the writer and makes a commit one append to the log.
+  // synchronous=NORMAL in WAL mode does not fsync at each commit, only at checkpoints: a
+  // committed transaction is in the OS page cache once COMMIT returns, so it survives the
+  // process being killed (kill -9, a crash), which is the invariant PRODUCT.md §4.7 asks
+  // for; only an OS crash or power loss can lose the last commits. FULL would fsync every
+  // commit, costing a disk flush per request for a guarantee the product does not promise.
+  std::string mode;
+  const int wal_rc = sqlite3_exec(
+      db, "PRAGMA journal_mode=WAL",
+      [](void* out, int, char** values, char**) {
+        if (values[0] != nullptr) *static_cast<std::string*>(out) = values[0];
+        return 0;
+      },
+      &mode, nullptr);
+  if (wal_rc != SQLITE_OK) return sqlite_error(wal_rc);
+  // An in-memory database (tests, tools) cannot use WAL; a file must.
+  if (mode != "wal" && !(mode == "memory" && path == ":memory:")) {
+    return make_error(StoreErrc::kUnavailable);
+  }
+  if (const int s = sqlite3_exec(db, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
+      s != SQLITE_OK) {
+    return sqlite_error(s);
+  }
+  return store;
+}
+
+// ---- the two places that lock --------------------------------------------------------
+
+template <typename Body>
+auto SqliteStore::in_transaction(Body&& body) -> decltype(body()) {
+  std::lock_guard lock(mu_);
+  if (auto begun = run(Sql::kBegin); !begun) return begun.error();
+  auto result = body();
+  if (result) {
+    auto committed = run(Sql::kCommit);
+    if (committed) return result;
+    result = committed.error();
+  }
+  // Some errors (SQLITE_FULL, IOERR, NOMEM) roll back on their own; a second ROLLBACK would
+  // only fail with "no transaction is active".
+  if (sqlite3_get_autocommit(db_) == 0) (void)run(Sql::kRollback);
+  return result;
+}
+
+template <typename Body>
+auto SqliteStore::locked(Body&& body) -> decltype(body()) {
+  std::lock_guard lock(mu_);
+  return body();
+}
+
+// ---- helpers (REQUIRES: mu_ held) ----------------------------------------------------
+
+Result<Statement> SqliteStore::statement(Sql id) {
+  // Prepared on first use rather than at open: statements naming tables cannot be prepared
+  // before init_schema has created them.
+  sqlite3_stmt*& slot = statements_[static_cast<std::size_t>(id)];
+  if (slot == nullptr) {
+    const int rc = sqlite3_prepare_v3(db_, kSqlText[static_cast<std::size_t>(id)], -1,
+                                      SQLITE_PREPARE_PERSISTENT, &slot, nullptr);
+    if (rc != SQLITE_OK) {
+      sqlite3_finalize(slot);
+      slot = nullptr;
+      return sqlite_error(rc);
+    }
+  }
+  return Statement(slot);
+}
+
+Result<void> SqliteStore::run(Sql id) {
+  auto st = statement(id);
+  if (!st) return st.error();
+  return st->run();
+}
+
+Result<void> SqliteStore::exec_script(const char* sql) {
+  const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return sqlite_error(rc);
+  return {};
+}
+
+Result<int> SqliteStore::user_version() {
+  auto st = statement(Sql::kUserVersion);
+  if (!st) return st.error();
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return make_error(StoreErrc::kCorrupt);
+  return static_cast<int>(st->int64(0));
+}
+
+namespace {
+
+Result<Verification> read_verification(const Statement& st) {
+  Verification v;
+  v.tenant = core::TenantId(st.text(0));
+  v.id = core::VerificationId(st.text(1));
+  v.recipient = core::RecipientHash(st.text(2));
+  v.masked_to = st.text(3);
+  const bool enums_ok = parse_name(kChannelNames, st.text(4), v.channel) &&
+                        parse_name(kAlphabetNames, st.text(5), v.alphabet) &&
+                        parse_name(kStatusNames, st.text(8), v.status) &&
+                        parse_name(kDeliveryNames, st.text(16), v.delivery);
+  if (!enums_ok) return make_error(StoreErrc::kCorrupt);
+  v.code_length = static_cast<int>(st.int64(6));
+  v.code_hash = st.text(7);
+  v.attempts = static_cast<int>(st.int64(9));
+  v.max_attempts = static_cast<int>(st.int64(10));
+  v.created_at = st.time(11);
+  v.expires_at = st.time(12);
+  v.resend_at = st.time(13);
+  if (!st.is_null(14)) v.approved_at = st.time(14);
+  v.delete_after = st.time(15);
+  v.locale = st.text(17);
+  v.metadata_json = st.text(18);
+  return v;
+}
+
+// One row of a (count, oldest) query over a window of events.
+struct WindowCount {
+  long long count = 0;
+  TimePoint oldest;
+};
+
+Result<WindowCount> read_window(Statement& st) {
+  auto row = st.step();
+  if (!row) return row.error();
+  if (!*row) return make_error(StoreErrc::kCorrupt);
+  WindowCount w;
+  w.count = st.int64(0);
+  if (!st.is_null(1)) w.oldest = st.time(1);
+  return w;
+}
+
+}  // namespace
+
+Result<std::optional<Verification>> SqliteStore::select_verification(
+    const core::TenantId& tenant, const core::VerificationId& id) {
+  auto st = statement(Sql::kSelectVerification);
+  if (!st) return st.error();
+  st->bind(1, tenant.str()).bind(2, id.str());
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<Verification>();
+  auto v = read_verification(*st);
+  if (!v) return v.error();
+  return std::optional<Verification>(std::move(*v));
+}
+
+Result<std::optional<Verification>> SqliteStore::select_newest(
+    const core::TenantId& tenant, const core::RecipientHash& recipient) {
+  auto st = statement(Sql::kSelectNewest);
+  if (!st) return st.error();
+  st->bind(1, tenant.str()).bind(2, recipient.str());
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<Verification>();
+  auto v = read_verification(*st);
+  if (!v) return v.error();
+  return std::optional<Verification>(std::move(*v));
+}
+
+Result<void> SqliteStore::update_state(const Verification& v) {
+  auto st = statement(Sql::kUpdateState);
+  if (!st) return st.error();
+  st->bind(1, v.tenant.str())
+      .bind(2, v.id.str())
+      .bind(3, name_of(kStatusNames, v.status))
+      .bind(4, static_cast<long long>(v.attempts))
+      .bind(5, v.approved_at);
+  return st->run();
+}
+
+Result<void> SqliteStore::delete_delivery(const core::TenantId& tenant,
+                                          const core::VerificationId& id) {
+  auto st = statement(Sql::kDeleteDelivery);
+  if (!st) return st.error();
+  st->bind(1, tenant.str()).bind(2, id.str());
+  return st->run();
+}
+
+// ---- schema --------------------------------------------------------------------------
+
+Result<bool> SqliteStore::is_new_database() {
+  return locked([&]() -> Result<bool> {
+    auto st = statement(Sql::kCountTables);
+    if (!st) return bool_error(st.error());
+    auto row = st->step();
+    if (!row) return row;
+    if (!*row) return bool_error(make_error(StoreErrc::kCorrupt));
+    return st->int64(0) == 0;
+  });
+}
+
+Result<void> SqliteStore::init_schema() {
+  return in_transaction([&]() -> Result<void> {
+    auto version = user_version();
+    if (!version) return version.error();
+    // A newer otpd has migrated this file; running old code against it could corrupt it.
+    if (*version > kSchemaVersion) return make_error(StoreErrc::kSchemaMissing);
+    for (int v = *version; v < kSchemaVersion; ++v) {
+      if (auto r = exec_script(kMigrations[v]); !r) return r;
+    }
+    // PRAGMA takes no bound parameters; the value is a compile-time constant.
+    const std::string set_version = "PRAGMA user_version = " + std::to_string(kSchemaVersion);
+    return exec_script(set_version.c_str());
+  });
+}
+
+Result<void> SqliteStore::check_schema(std::string* what_is_missing) {
+  return locked([&]() -> Result<void> {
+    auto version = user_version();
+    if (!version) return version.error();
+    if (*version == kSchemaVersion) return {};
+    if (what_is_missing != nullptr) {
+      if (*version > kSchemaVersion) {
+        *what_is_missing = "schema version " + std::to_string(*version) +
+                           " is newer than this otpd understands (" +
+                           std::to_string(kSchemaVersion) + "): upgrade otpd";
+      } else {
+        *what_is_missing = "schema version " + std::to_string(*version) + ", expected " +
+                           std::to_string(kSchemaVersion) + ": run `otpd store init`";
+      }
+    }
+    return make_error(StoreErrc::kSchemaMissing);
+  });
+}
+
+Result<void> SqliteStore::ping() {
+  return locked([&]() -> Result<void> {
+    auto st = statement(Sql::kPing);
+    if (!st) return st.error();
+    auto row = st->step();
+    if (!row) return row.error();
+    return {};
+  });
+}
+
+// ---- verifications -------------------------------------------------------------------
+
+Result<StartOutcome> SqliteStore::start(const StartRequest& request) {
+  return in_transaction([&]() -> Result<StartOutcome> {
+    const Verification& v = request.verification;
+    const TimePoint now = v.created_at;
+    StartOutcome out;
+
+    auto newest = select_newest(v.tenant, v.recipient);
+    if (!newest) return newest.error();
+    const bool previous_pending =
+        newest->has_value() && (*newest)->status == Status::kPending && now < (*newest)->expires_at;
+    // Refusals return before any write, so a refused send never extends the cooldown nor
+    // counts in the window.
+    if (previous_pending && now < (*newest)->resend_at) {
+      out.kind = StartOutcome::Kind::kCooldown;
+      out.retry_after = retry_after((*newest)->resend_at - now);
+      return out;
+    }
+
+    const Millis window = Seconds(std::max(0, request.send_window_seconds));
+    auto sends = statement(Sql::kSendsInWindow);
+    if (!sends) return sends.error();
+    sends->bind(1, v.tenant.str()).bind(2, v.recipient.str()).bind(3, now - window).bind(4, now);
+    auto in_window = read_window(*sends);
+    if (!in_window) return in_window.error();
+    // max_sends_per_window <= 0 means no per-recipient window limit.
+    if (request.max_sends_per_window > 0 && in_window->count >= request.max_sends_per_window) {
+      out.kind = StartOutcome::Kind::kSendLimit;
+      out.retry_after = retry_after(in_window->oldest + window - now);
+      return out;
+    }
+
+    // A pending one already past expires_at is left alone: it reads as expired, which is
+    // what it is, and take_due_deliveries drops its job.
+    if (previous_pending) {
+      Verification previous = std::move(**newest);
+      previous.status = Status::kCanceled;
+      if (auto r = update_state(previous); !r) return r.error();
+      if (auto r = delete_delivery(previous.tenant, previous.id); !r) return r.error();
+      out.superseded = previous.id;
+    }
+
+    Verification stored = v;
+    stored.status = Status::kPending;
+    stored.attempts = 0;
+    stored.approved_at.reset();
+    stored.delivery = DeliveryStatus::kQueued;
+    stored.resend_at =
+        now + cooldown_after_send(request.resend_cooldown_seconds, request.send_window_seconds,
+                                  static_cast<int>(in_window->count) + 1);
+
+    auto insert = statement(Sql::kInsertVerification);
+    if (!insert) return insert.error();
+    insert->bind(1, stored.tenant.str())
+        .bind(2, stored.id.str())
+        .bind(3, stored.recipient.str())
+        .bind(4, stored.masked_to)
+        .bind(5, name_of(kChannelNames, stored.channel))
+        .bind(6, name_of(kAlphabetNames, stored.alphabet))
+        .bind(7, static_cast<long long>(stored.code_length))
+        .bind(8, stored.code_hash)
+        .bind(9, name_of(kStatusNames, stored.status))
+        .bind(10, static_cast<long long>(stored.attempts))
+        .bind(11, static_cast<long long>(stored.max_attempts))
+        .bind(12, stored.created_at)
+        .bind(13, stored.expires_at)
+        .bind(14, stored.resend_at)
+        .bind(15, stored.approved_at)
+        .bind(16, stored.delete_after)
+        .bind(17, name_of(kDeliveryNames, stored.delivery))
+        .bind(18, stored.locale)
+        .bind(19, stored.metadata_json);
+    if (auto r = insert->run(); !r) return r.error();
+
+    auto send = statement(Sql::kInsertSend);
+    if (!send) return send.error();
+    send->bind(1, stored.tenant.str()).bind(2, stored.recipient.str()).bind(3, now);
+    if (auto r = send->run(); !r) return r.error();
+
+    auto job = statement(Sql::kInsertDelivery);
+    if (!job) return job.error();
+    job->bind(1, stored.tenant.str())
+        .bind(2, stored.id.str())
+        .bind(3, name_of(kChannelNames, stored.channel))
+        .bind_blob(4, request.sealed_delivery)
+        .bind(5, now)
+        .bind(6, stored.expires_at);
+    if (auto r = job->run(); !r) return r.error();
+
+    out.kind = StartOutcome::Kind::kStarted;
+    out.verification = std::move(stored);
+    return out;
+  });
+}
+
+Result<std::optional<Verification>> SqliteStore::get(const core::TenantId& tenant,
+                                                     const core::VerificationId& id) {
+  return locked([&] { return select_verification(tenant, id); });
+}
+
+Result<std::optional<Verification>> SqliteStore::find_latest(
+    const core::TenantId& tenant, const std::vector<core::RecipientHash>& recipients) {
+  return locked([&]() -> Result<std::optional<Verification>> {
+    for (const auto& recipient : recipients) {
+      auto found = select_newest(tenant, recipient);
+      if (!found || found->has_value()) return found;
+    }
+    return std::optional<Verification>();
+  });
+}
+
+Result<CheckOutcome> SqliteStore::check(const CheckRequest& request) {
+  return in_transaction([&]() -> Result<CheckOutcome> {
+    const TimePoint now = request.now;
+    CheckOutcome out;
+    auto found = select_verification(request.tenant, request.id);
+    if (!found) return found.error();
+    if (!found->has_value()) return out;  // kNotFound
+    Verification v = std::move(**found);
+
+    switch (v.status) {
+      case Status::kApproved:
+      case Status::kCanceled:
+        return out;  // kNotFound: nothing pending, and an approved code is single use
+      case Status::kMaxAttemptsReached:
+        out.kind = CheckOutcome::Kind::kLocked;
+        out.verification = std::move(v);
+        return out;
+      case Status::kPending:
+      case Status::kExpired:
+        break;
+    }
+    if (v.status == Status::kExpired || v.effective_status(now) == Status::kExpired) {
+      out.kind = CheckOutcome::Kind::kExpired;
+      out.verification = std::move(v);
+      return out;
+    }
+
+    if (request.failures_per_recipient_per_hour > 0) {
+      auto failures = statement(Sql::kFailuresInWindow);
+      if (!failures) return failures.error();
+      failures->bind(1, v.tenant.str())
+          .bind(2, v.recipient.str())
+          .bind(3, now - kFailureBudgetWindow)
+          .bind(4, now);
+      auto spent = read_window(*failures);
+      if (!spent) return spent.error();
+      if (spent->count >= request.failures_per_recipient_per_hour) {
+        out.kind = CheckOutcome::Kind::kTooManyFailures;
+        out.retry_after = retry_after(spent->oldest + kFailureBudgetWindow - now);
+        out.verification = std::move(v);
+        return out;
+      }
+    }
+
+    if (any_hash_matches(v.code_hash, request.candidate_hashes)) {
+      v.status = Status::kApproved;
+      v.approved_at = now;
+      if (auto r = update_state(v); !r) return r.error();
+      out.kind = CheckOutcome::Kind::kApproved;
+      out.verification = std::move(v);
+      return out;
+    }
+
+    v.attempts += 1;
+    if (v.attempts >= v.max_attempts) v.status = Status::kMaxAttemptsReached;
+    if (auto r = update_state(v); !r) return r.error();
+    // Recorded even with the budget off, so turning it on takes effect with history.
+    auto failure = statement(Sql::kInsertFailure);
+    if (!failure) return failure.error();
+    failure->bind(1, v.tenant.str()).bind(2, v.recipient.str()).bind(3, now);
+    if (auto r = failure->run(); !r) return r.error();
+    out.kind = v.status == Status::kMaxAttemptsReached ? CheckOutcome::Kind::kLocked
+                                                       : CheckOutcome::Kind::kInvalid;
+    out.verification = std::move(v);
+    return out;
+  });
+}
+
+Result<CancelOutcome> SqliteStore::cancel(const core::TenantId& tenant,
+                                          const core::VerificationId& id, TimePoint now) {
+  return in_transaction([&]() -> Result<CancelOutcome> {
+    auto found = select_verification(tenant, id);
+    if (!found) return found.error();
+    if (!found->has_value()) return CancelOutcome::kNotFound;
+    Verification v = std::move(**found);
+    if (v.status == Status::kApproved) return CancelOutcome::kAlreadyApproved;
+    if (v.effective_status(now) != Status::kPending) return CancelOutcome::kNotPending;
+    v.status = Status::kCanceled;
+    if (auto r = update_state(v); !r) return r.error();
+    if (auto r = delete_delivery(tenant, id); !r) return r.error();
+    return CancelOutcome::kCanceled;
+  });
+}
+
+// ---- idempotency ---------------------------------------------------------------------
+
+Result<IdempotencyReservation> SqliteStore::reserve_idempotency(const core::TenantId& tenant,
+                                                                const std::string& key,
+                                                                const std::string& request_hash,
+                                                                TimePoint now, Millis lease) {
+  return in_transaction([&]() -> Result<IdempotencyReservation> {
+    IdempotencyReservation out;
+    {
+      auto st = statement(Sql::kSelectIdempotency);
+      if (!st) return st.error();
+      st->bind(1, tenant.str()).bind(2, key);
+      auto row = st->step();
+      if (!row) return row.error();
+      if (*row && now < st->time(4)) {
+        const bool same_request = st->text(0) == request_hash;
+        const std::string state = st->text(1);
+        if (state == kComplete) {
+          out.kind = same_request ? IdempotencyReservation::Kind::kReplay
+                                  : IdempotencyReservation::Kind::kConflict;
+          if (same_request) {
+            out.status = static_cast<int>(st->int64(2));
+            out.response_body = st->text(3);
+          }
+          return out;
+        }
+        if (state != kInProgress) return make_error(StoreErrc::kCorrupt);
+        out.kind = same_request ? IdempotencyReservation::Kind::kInProgress
+                                : IdempotencyReservation::Kind::kConflict;
+        return out;
+      }
+    }
+    // Absent, or its lease or retention has lapsed: the key is free again.
+    auto st = statement(Sql::kReserveIdempotency);
+    if (!st) return st.error();
+    st->bind(1, tenant.str()).bind(2, key).bind(3, request_hash).bind(4, now + lease);
+    if (auto r = st->run(); !r) return r.error();
+    out.kind = IdempotencyReservation::Kind::kReserved;
+    return out;
+  });
+}
+
+Result<void> SqliteStore::complete_idempotency(const core::TenantId& tenant, const std::string& key,
+                                               int status, const std::string& response_body,
+                                               TimePoint keep_until) {
+  return locked([&]() -> Result<void> {
+    auto st = statement(Sql::kCompleteIdempotency);
+    if (!st) return st.error();
+    st->bind(1, tenant.str())
+        .bind(2, key)
+        .bind(3, static_cast<long long>(status))
+        .bind(4, response_body)
+        .bind(5, keep_until);
+    return st->run();
+  });
+}
+
+Result<void> SqliteStore::release_idempotency(const core::TenantId& tenant,
+                                              const std::string& key) {
+  return locked([&]() -> Result<void> {
+    auto st = statement(Sql::kReleaseIdempotency);
+    if (!st) return st.error();
+    st->bind(1, tenant.str()).bind(2, key);
+    return st->run();
+  });
+}
+
+// ---- delivery queue ------------------------------------------------------------------
+
+Result<std::vector<DeliveryJob>> SqliteStore::take_due_deliveries(TimePoint now, std::size_t max,
+                                                                  TimePoint lease_until) {
+  return in_transaction([&]() -> Result<std::vector<DeliveryJob>> {
+    std::vector<DeliveryJob> due;
+    {
+      // Read fully before writing: updating rows under an open cursor over the same index
+      // may make it visit a row twice or skip one.
+      auto st = statement(Sql::kSelectDue);
+      if (!st) return st.error();
+      st->bind(1, now).bind(
+          2, static_cast<long long>(std::min<std::size_t>(max, static_cast<std::size_t>(1) << 30)));
+      for (;;) {
+        auto row = st->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        DeliveryJob job;
+        job.tenant = core::TenantId(st->text(0));
+        job.id = core::VerificationId(st->text(1));
+        if (!parse_name(kChannelNames, st->text(2), job.channel)) {
+          return make_error(StoreErrc::kCorrupt);
+        }
+        job.sealed = st->blob(3);
+        job.attempts = static_cast<int>(st->int64(4));
+        job.expires_at = st->time(5);
+        due.push_back(std::move(job));
+      }
+    }
+
+    std::vector<DeliveryJob> taken;
+    taken.reserve(due.size());
+    for (auto& job : due) {
+      if (job.expires_at <= now) {
+        // The code is dead: delivering it would only confuse the recipient.
+        auto st = statement(Sql::kSetDelivery);
+        if (!st) return st.error();
+        st->bind(1, job.tenant.str())
+            .bind(2, job.id.str())
+            .bind(3, name_of(kDeliveryNames, DeliveryStatus::kFailed));
+        if (auto r = st->run(); !r) return r.error();
+        if (auto r = delete_delivery(job.tenant, job.id); !r) return r.error();
+        continue;
+      }
+      auto st = statement(Sql::kLeaseDelivery);
+      if (!st) return st.error();
+      st->bind(1, job.tenant.str()).bind(2, job.id.str()).bind(3, lease_until);
+      if (auto r = st->run(); !r) return r.error();
+      taken.push_back(std::move(job));
+    }
+    return taken;
+  });
+}
+
+Result<void> SqliteStore::finish_delivery(const core::TenantId& tenant,
+                                          const core::VerificationId& id, DeliveryStatus outcome) {
+  return in_transaction([&]() -> Result<void> {
+    auto st = statement(Sql::kSetDelivery);
+    if (!st) return st.error();
+    st->bind(1, tenant.str()).bind(2, id.str()).bind(3, name_of(kDeliveryNames, outcome));
+    if (auto r = st->run(); !r) return r;
+    return delete_delivery(tenant, id);
+  });
+}
+
+Result<void> SqliteStore::retry_delivery(const core::TenantId& tenant,
+                                         const core::VerificationId& id, TimePoint next_attempt) {
+  return locked([&]() -> Result<void> {
+    auto st = statement(Sql::kRetryDelivery);
+    if (!st) return st.error();
+    st->bind(1, tenant.str()).bind(2, id.str()).bind(3, next_attempt);
+    return st->run();
+  });
+}
+
+Result<std::size_t> SqliteStore::delivery_queue_depth() {
+  return locked([&]() -> Result<std::size_t> {
+    auto st = statement(Sql::kDeliveryDepth);
+    if (!st) return st.error();
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) return make_error(StoreErrc::kCorrupt);
+    return static_cast<std::size_t>(st->int64(0));
+  });
+}
+
+// ---- sweep ---------------------------------------------------------------------------
+
+Result<std::size_t> SqliteStore::sweep(TimePoint now, Seconds counter_horizon) {
+  return in_transaction([&]() -> Result<std::size_t> {
+    std::size_t deleted = 0;
+    const TimePoint horizon = now - counter_horizon;
+    const std::pair<Sql, TimePoint> steps[] = {
+        // Mark before deleting: the jobs are what says which verifications to mark.
+        {Sql::kFailExpiredDeliveries, now}, {Sql::kSweepVerifications, now},
+        {Sql::kSweepDeliveries, now},       {Sql::kSweepIdempotency, now},
+        {Sql::kSweepSends, horizon},        {Sql::kSweepFailures, horizon},
+    };
+    for (const auto& [sql, at] : steps) {
+      auto st = statement(sql);
+      if (!st) return st.error();
+      st->bind(1, at);
+      if (auto r = st->run(); !r) return r.error();
+      if (sql != Sql::kFailExpiredDeliveries) {
+        deleted += static_cast<std::size_t>(sqlite3_changes64(db_));
+      }
+    }
+    return deleted;
+  });
+}
+
+}  // namespace otpd::store

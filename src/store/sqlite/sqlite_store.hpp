@@ -1,0 +1,117 @@
+// The standalone backend: the Store port on one embedded SQLite file in WAL mode.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/store.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace otpd::store {
+
+namespace detail {
+enum class SqliteSql : int;  // one per SQL text, listed in sqlite_store.cpp
+class SqliteStatement;       // a borrowed prepared statement
+}  // namespace detail
+
+// Every Store operation is one SQLite transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on
+// any failure) on a single connection guarded by one mutex. The mutex serialises this
+// process; BEGIN IMMEDIATE plus a 5 s busy timeout serialises it against other processes
+// on the same file (`otpd store init` next to a running server). SQLite failures come back
+// as kUnavailable (kCorrupt when the file is damaged or not a database); nothing is logged
+// here, the caller decides.
+//
+// Layout: times are integer Unix milliseconds, enums are their lower-case names, so the
+// file can be read with the sqlite3 shell. The schema version is PRAGMA user_version.
+class SqliteStore final : public Store {
+ public:
+  static constexpr int kSchemaVersion = 1;
+
+  // Opens or creates the database file at `path` (its directory must exist) and sets the
+  // connection up (WAL, synchronous=NORMAL, busy timeout). Does not create the schema:
+  // call init_schema(), or check_schema() to find out whether it is needed.
+  // On failure: kUnavailable (cannot open, or cannot switch to WAL) or kCorrupt.
+  static Result<std::unique_ptr<SqliteStore>> open(const std::string& path);
+
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  // True when the file holds no tables at all: a brand new database that `serve` may
+  // initialise on its own, as opposed to an old or foreign one it must not touch.
+  Result<bool> is_new_database();
+
+  Result<void> init_schema() override;
+  Result<void> check_schema(std::string* what_is_missing) override;
+  Result<void> ping() override;
+
+  Result<StartOutcome> start(const StartRequest& request) override;
+  Result<std::optional<core::Verification>> get(const core::TenantId& tenant,
+                                                const core::VerificationId& id) override;
+  Result<std::optional<core::Verification>> find_latest(
+      const core::TenantId& tenant, const std::vector<core::RecipientHash>& recipients) override;
+  Result<CheckOutcome> check(const CheckRequest& request) override;
+  Result<CancelOutcome> cancel(const core::TenantId& tenant, const core::VerificationId& id,
+                               core::TimePoint now) override;
+
+  Result<IdempotencyReservation> reserve_idempotency(const core::TenantId& tenant,
+                                                     const std::string& key,
+                                                     const std::string& request_hash,
+                                                     core::TimePoint now,
+                                                     core::Millis lease) override;
+  Result<void> complete_idempotency(const core::TenantId& tenant, const std::string& key,
+                                    int status, const std::string& response_body,
+                                    core::TimePoint keep_until) override;
+  Result<void> release_idempotency(const core::TenantId& tenant, const std::string& key) override;
+
+  Result<std::vector<DeliveryJob>> take_due_deliveries(core::TimePoint now, std::size_t max,
+                                                       core::TimePoint lease_until) override;
+  Result<void> finish_delivery(const core::TenantId& tenant, const core::VerificationId& id,
+                               core::DeliveryStatus outcome) override;
+  Result<void> retry_delivery(const core::TenantId& tenant, const core::VerificationId& id,
+                              core::TimePoint next_attempt) override;
+  Result<std::size_t> delivery_queue_depth() override;
+
+  // Besides what Store::sweep promises, drops delivery jobs whose code has expired (marking
+  // the verification's delivery failed, as take_due_deliveries would) and jobs whose
+  // verification is gone, so no sealed payload outlives its use when no worker runs.
+  Result<std::size_t> sweep(core::TimePoint now, core::Seconds counter_horizon) override;
+
+ private:
+  using Sql = detail::SqliteSql;
+  using Statement = detail::SqliteStatement;
+
+  explicit SqliteStore(sqlite3* db);
+
+  // The only two places that take mu_: every public method goes through one of them.
+  // in_transaction runs `body` inside BEGIN IMMEDIATE ... COMMIT and rolls back when the
+  // body or the commit fails; locked runs a single statement, atomic on its own.
+  template <typename Body>
+  auto in_transaction(Body&& body) -> decltype(body());
+  template <typename Body>
+  auto locked(Body&& body) -> decltype(body());
+
+  // REQUIRES: mu_ held (all of the below).
+  Result<Statement> statement(Sql id);
+  Result<void> run(Sql id);
+  Result<void> exec_script(const char* sql);
+  Result<int> user_version();
+  Result<std::optional<core::Verification>> select_verification(const core::TenantId& tenant,
+                                                                const core::VerificationId& id);
+  Result<std::optional<core::Verification>> select_newest(const core::TenantId& tenant,
+                                                          const core::RecipientHash& recipient);
+  Result<void> update_state(const core::Verification& v);
+  Result<void> delete_delivery(const core::TenantId& tenant, const core::VerificationId& id);
+
+  std::mutex mu_;
+  sqlite3* db_;                            // GUARDED_BY(mu_)
+  std::vector<sqlite3_stmt*> statements_;  // GUARDED_BY(mu_); indexed by Sql, prepared lazily
+};
+
+}  // namespace otpd::store

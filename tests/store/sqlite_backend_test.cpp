@@ -1,0 +1,257 @@
+// Runs the conformance suite on SqliteStore, plus what only SQLite has: the file, its
+// schema version and its locking against other processes.
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+
+#include "store/sqlite/sqlite_store.hpp"
+#include "store_conformance.hpp"
+
+namespace otpd::store::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A directory of its own per test, removed with everything in it (the -wal and -shm files
+// included).
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "otpd-store-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+class SqliteBackend final : public Backend {
+ public:
+  std::unique_ptr<Store> open() override {
+    auto store = SqliteStore::open(file()).value();
+    store->init_schema().value();
+    return store;
+  }
+  std::string file() const { return (dir_.path() / "otpd.db").string(); }
+
+ private:
+  TempDir dir_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformance,
+                         ::testing::Values(BackendFactory{
+                             "sqlite", [] { return std::make_unique<SqliteBackend>(); }}),
+                         BackendFactory::name_of);
+
+// ---- SQLite only ---------------------------------------------------------------------
+
+// A second connection, as another process (the sqlite3 shell, `otpd store init`) would have.
+class RawConnection {
+ public:
+  explicit RawConnection(const std::string& file) {
+    if (sqlite3_open(file.c_str(), &db_) != SQLITE_OK) throw std::runtime_error("open");
+  }
+  ~RawConnection() { sqlite3_close(db_); }
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+  void exec(const std::string& sql) {
+    char* message = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+      std::string what = message != nullptr ? message : "?";
+      sqlite3_free(message);
+      throw std::runtime_error(sql + ": " + what);
+    }
+  }
+  std::string text(const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    std::string out;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != nullptr) {
+      out = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    }
+    sqlite3_finalize(stmt);
+    return out;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+StartRequest simple_start(const std::string& id, core::TimePoint now) {
+  StartRequest r;
+  r.verification.tenant = core::TenantId("acme");
+  r.verification.id = core::VerificationId(id);
+  r.verification.recipient = core::RecipientHash("feed");
+  r.verification.code_hash = "hmac:123456";
+  r.verification.created_at = now;
+  r.verification.expires_at = now + core::Seconds(300);
+  r.verification.delete_after = now + core::Seconds(3900);
+  r.sealed_delivery = "sealed";
+  return r;
+}
+
+const core::TimePoint kNow = core::from_unix_ms(1'900'000'000'000);
+
+TEST(SqliteStore, ANewFileIsNewAndNeedsInit) {
+  TempDir dir;
+  auto store = SqliteStore::open((dir.path() / "new.db").string()).value();
+  EXPECT_TRUE(store->is_new_database().value());
+
+  std::string missing;
+  auto checked = store->check_schema(&missing);
+  ASSERT_FALSE(checked);
+  EXPECT_EQ(checked.error(), make_error(StoreErrc::kSchemaMissing));
+  EXPECT_EQ(missing, "schema version 0, expected 1: run `otpd store init`");
+  EXPECT_TRUE(store->ping());  // reachable, just empty
+
+  // Operations before init answer an error, never crash.
+  auto early = store->get(core::TenantId("acme"), core::VerificationId("x"));
+  ASSERT_FALSE(early);
+  EXPECT_EQ(early.error(), make_error(StoreErrc::kUnavailable));
+
+  ASSERT_TRUE(store->init_schema());
+  EXPECT_FALSE(store->is_new_database().value());
+  EXPECT_TRUE(store->check_schema(&missing));
+  ASSERT_TRUE(store->init_schema());  // idempotent
+  EXPECT_TRUE(store->get(core::TenantId("acme"), core::VerificationId("x")).value() ==
+              std::nullopt);
+}
+
+TEST(SqliteStore, AForeignDatabaseIsNotNew) {
+  TempDir dir;
+  const std::string file = (dir.path() / "foreign.db").string();
+  RawConnection(file).exec("CREATE TABLE something_else (x)");
+  auto store = SqliteStore::open(file).value();
+  EXPECT_FALSE(store->is_new_database().value());
+  std::string missing;
+  EXPECT_FALSE(store->check_schema(&missing));
+  EXPECT_EQ(missing, "schema version 0, expected 1: run `otpd store init`");
+}
+
+TEST(SqliteStore, ANewerSchemaIsRefused) {
+  TempDir dir;
+  const std::string file = (dir.path() / "newer.db").string();
+  RawConnection(file).exec("PRAGMA user_version = 2");
+  auto store = SqliteStore::open(file).value();
+  std::string missing;
+  auto checked = store->check_schema(&missing);
+  ASSERT_FALSE(checked);
+  EXPECT_EQ(checked.error(), make_error(StoreErrc::kSchemaMissing));
+  EXPECT_NE(missing.find("newer"), std::string::npos) << missing;
+  auto init = store->init_schema();
+  ASSERT_FALSE(init);
+  EXPECT_EQ(init.error(), make_error(StoreErrc::kSchemaMissing));
+  EXPECT_EQ(RawConnection(file).text("PRAGMA user_version"), "2");
+}
+
+TEST(SqliteStore, UsesWriteAheadLogging) {
+  TempDir dir;
+  const std::string file = (dir.path() / "wal.db").string();
+  auto store = SqliteStore::open(file).value();
+  ASSERT_TRUE(store->init_schema());
+  EXPECT_EQ(RawConnection(file).text("PRAGMA journal_mode"), "wal");
+}
+
+TEST(SqliteStore, NotADatabaseIsCorrupt) {
+  TempDir dir;
+  const std::string file = (dir.path() / "garbage.db").string();
+  std::ofstream(file) << std::string(4096, 'x');
+  auto store = SqliteStore::open(file);
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error(), make_error(StoreErrc::kCorrupt));
+}
+
+TEST(SqliteStore, AMissingDirectoryIsUnavailable) {
+  TempDir dir;
+  auto store = SqliteStore::open((dir.path() / "no" / "such" / "dir.db").string());
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error(), make_error(StoreErrc::kUnavailable));
+}
+
+// Another process holding the write lock past the busy timeout: the operation gives up with
+// kUnavailable, changes nothing, and the store works once the lock is gone. Takes ~5 s.
+TEST(SqliteStore, AWriteLockHeldElsewhereTimesOutAsUnavailable) {
+  TempDir dir;
+  const std::string file = (dir.path() / "locked.db").string();
+  auto store = SqliteStore::open(file).value();
+  ASSERT_TRUE(store->init_schema());
+
+  {
+    RawConnection other(file);
+    other.exec("BEGIN IMMEDIATE");
+    auto blocked = store->start(simple_start("v1", kNow));
+    ASSERT_FALSE(blocked);
+    EXPECT_EQ(blocked.error(), make_error(StoreErrc::kUnavailable));
+    // Reads are not blocked by a writer in WAL mode.
+    EXPECT_TRUE(store->get(core::TenantId("acme"), core::VerificationId("v1")).value() ==
+                std::nullopt);
+    other.exec("ROLLBACK");
+  }
+  EXPECT_EQ(store->delivery_queue_depth().value(), 0u);
+  auto started = store->start(simple_start("v1", kNow));
+  ASSERT_TRUE(started);
+  EXPECT_EQ(started->kind, StartOutcome::Kind::kStarted);
+}
+
+// A failure in the middle of a transaction rolls back what came before it: here the
+// delivery insert collides after the verification and send rows were written.
+TEST(SqliteStore, AFailedStepRollsBackTheWholeOperation) {
+  TempDir dir;
+  const std::string file = (dir.path() / "rollback.db").string();
+  auto store = SqliteStore::open(file).value();
+  ASSERT_TRUE(store->init_schema());
+  RawConnection(file).exec(
+      "INSERT INTO deliveries VALUES ('acme', 'v1', 'console', x'00', 0, 0, 0)");
+
+  auto failed = store->start(simple_start("v1", kNow));
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error(), make_error(StoreErrc::kUnavailable));
+  RawConnection raw(file);
+  EXPECT_EQ(raw.text("SELECT count(*) FROM verifications"), "0");
+  EXPECT_EQ(raw.text("SELECT count(*) FROM sends"), "0");
+
+  // Nothing was counted: after removing the obstacle the same start goes through without a
+  // cooldown or a send from the failed attempt.
+  raw.exec("DELETE FROM deliveries");
+  auto started = store->start(simple_start("v1", kNow));
+  ASSERT_TRUE(started);
+  EXPECT_EQ(started->kind, StartOutcome::Kind::kStarted);
+  EXPECT_EQ(started->verification.resend_at, kNow + core::Seconds(30));
+}
+
+TEST(SqliteStore, StoresTimesAsMillisAndEnumsAsNames) {
+  TempDir dir;
+  const std::string file = (dir.path() / "at-rest.db").string();
+  auto store = SqliteStore::open(file).value();
+  ASSERT_TRUE(store->init_schema());
+  ASSERT_TRUE(store->start(simple_start("v1", kNow)));
+  RawConnection raw(file);
+  EXPECT_EQ(raw.text("SELECT code_hash FROM verifications"), "hmac:123456");
+  EXPECT_EQ(raw.text("SELECT status FROM verifications"), "pending");
+  EXPECT_EQ(raw.text("SELECT delivery FROM verifications"), "queued");
+  EXPECT_EQ(raw.text("SELECT created_at FROM verifications"), "1900000000000");
+}
+
+TEST(StoreErrors, HaveTheirOwnCategory) {
+  const auto ec = make_error(StoreErrc::kUnavailable);
+  EXPECT_STREQ(ec.category().name(), "otpd.store");
+  EXPECT_EQ(ec.value(), 1);
+  EXPECT_FALSE(ec.message().empty());
+  EXPECT_NE(make_error(StoreErrc::kCorrupt), ec);
+  EXPECT_EQ(&make_error(StoreErrc::kSchemaMissing).category(), &store_category());
+}
+
+}  // namespace
+}  // namespace otpd::store::testing
