@@ -973,6 +973,7 @@ def start_fails(stack, *, overrides=None, replace=None, env=None, raw_toml=None,
         text = to_toml(cfg)
     with open(srv.config_path, "w") as f:
         f.write(text)
+    srv.test_clock = False  # --unsafe-test-clock is refused off loopback: it must not be the reason
     full_env = srv._env()
     if env:
         full_env.update(env)

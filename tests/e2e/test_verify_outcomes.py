@@ -4,8 +4,8 @@ import secrets
 
 import pytest
 
-from harness import (CROCKFORD, assert_json, assert_problem, new_email, send_and_code, status_of,
-                     wrong_code)
+from harness import (CROCKFORD, assert_json, assert_problem, new_email, seconds_between, send_and_code,
+                     status_of, wrong_code)
 
 
 def test_wrong_codes_count_down_then_lock(acme, acme_hook):
@@ -38,6 +38,39 @@ def test_expired_counts_no_attempt(server, acme, acme_hook):
     assert_problem(acme.verify({"id": vid, "code": wrong_code(code)}), 410, "expired")
     st = status_of(acme, vid)
     assert st["status"] == "expired" and st["attempts_remaining"] == 4, st
+
+
+def test_expiry_is_checked_before_the_lock(server, acme, acme_hook):
+    # order: nothing found -> 404, expired -> 410, locked -> 429
+    body, code = send_and_code(acme, acme_hook, new_email())
+    for _ in range(5):
+        acme.verify({"id": body["id"], "code": wrong_code(code)})
+    assert_problem(acme.verify({"id": body["id"], "code": code}), 429, "max_attempts")
+    server.advance(301)
+    assert_problem(acme.verify({"id": body["id"], "code": code}), 410, "expired")
+
+
+def test_nothing_pending_is_checked_before_expiry(server, acme, acme_hook):
+    approved, code1 = send_and_code(acme, acme_hook, new_email())
+    assert_json(acme.verify({"id": approved["id"], "code": code1}), 200)
+    canceled, code2 = send_and_code(acme, acme_hook, new_email())
+    assert_json(acme.cancel(canceled["id"]), 200)
+    server.advance(301)
+    assert_problem(acme.verify({"id": approved["id"], "code": code1}), 404, "not_found")
+    assert_problem(acme.verify({"id": canceled["id"], "code": code2}), 404, "not_found")
+
+
+def test_tenant_policy_from_config(stack):
+    srv = stack.otpd(overrides={"tenants": {"acme": {"code_length": 8, "ttl_seconds": 120, "max_attempts": 3}}})
+    api = srv.api("acme")
+    body, code = send_and_code(api, stack.acme_hook, new_email())
+    assert len(code) == 8 and code.isdigit(), code
+    assert body["attempts_remaining"] == 3
+    assert abs(seconds_between(body["created_at"], body["expires_at"]) - 120) <= 1, body
+    for left in (2, 1):
+        p = assert_problem(api.verify({"id": body["id"], "code": wrong_code(code)}), 422, "invalid_code")
+        assert p["attempts_remaining"] == left
+    assert_problem(api.verify({"id": body["id"], "code": wrong_code(code)}), 429, "max_attempts")
 
 
 def test_not_expired_just_before_ttl(server, acme, acme_hook):
