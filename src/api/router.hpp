@@ -18,7 +18,7 @@ namespace otpd::api {
 struct RouterOptions {
   std::string openapi_json;  // served at /v1/openapi.json
   // Set only by `serve --unsafe-test-clock` on loopback: enables POST /_test/clock.
-  core::ManualTimeSource* test_clock = nullptr;
+  core::OffsetTimeSource* test_clock = nullptr;
   // Serve /healthz, /readyz and /metrics here (false when an admin listener has them).
   bool serve_operations = true;
 };

@@ -128,10 +128,10 @@ int serve(const ServeOptions& options) {
     const core::Keyring keyring(server_secrets(config));
 
     core::SystemTimeSource system_clock;
-    std::unique_ptr<core::ManualTimeSource> test_clock;
+    std::unique_ptr<core::OffsetTimeSource> test_clock;
     const core::TimeSource* clock = &system_clock;
     if (options.unsafe_test_clock) {
-      test_clock = std::make_unique<core::ManualTimeSource>(system_clock.now());
+      test_clock = std::make_unique<core::OffsetTimeSource>();
       clock = test_clock.get();
       obs::warn("UNSAFE TEST CLOCK enabled: POST /_test/clock moves time; never in production");
     }

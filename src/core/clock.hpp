@@ -32,4 +32,17 @@ class ManualTimeSource final : public TimeSource {
   std::atomic<long long> ms_;
 };
 
+// Real time plus an offset that only grows: what `serve --unsafe-test-clock` uses, so that
+// tests can jump past expiries and cooldowns while retries and timers keep running.
+class OffsetTimeSource final : public TimeSource {
+ public:
+  TimePoint now() const override {
+    return std::chrono::time_point_cast<Millis>(Clock::now()) + Millis(offset_ms_.load());
+  }
+  void advance(Millis by) { offset_ms_ += by.count(); }
+
+ private:
+  std::atomic<long long> offset_ms_{0};
+};
+
 }  // namespace otpd::core
