@@ -35,7 +35,9 @@ def test_webhook_retried_after_5xx_with_backoff(stack, test_clock):
 
 
 @pytest.mark.slow
-def test_webhook_429_is_retried(server, acme, acme_hook):
+def test_webhook_429_is_retried(stack):
+    server = stack.otpd(test_clock=False)  # retries on real time
+    acme, acme_hook = server.api("acme"), stack.acme_hook
     acme_hook.script = [429]
     b = send_ok(acme, new_email())
     acme_hook.wait_for(b["id"], timeout=10)
