@@ -39,9 +39,16 @@ struct WorkerCounters {
 
 class Worker final : public Notifier {
  public:
+  static constexpr core::Millis kDefaultPollInterval{1000};
+
+  // Everything passed by reference must outlive the io_context's last handler, not just the
+  // Worker: attempts still in flight after stop() use them. `poll_interval` bounds how long
+  // a due job waits when nobody calls notify() (retries, other instances' sends); tests
+  // lengthen it to show that notify() alone wakes the worker.
   Worker(boost::asio::io_context& io, store::Store& store, const core::Keyring& keyring,
          const core::TimeSource& clock, core::RandomSource& rng, const config::Config& config,
-         ChannelMap channels, WorkerCounters counters = {});
+         ChannelMap channels, WorkerCounters counters = {},
+         core::Millis poll_interval = kDefaultPollInterval);
   ~Worker() override;
 
   void start();  // spawns the loop on `io`
