@@ -23,6 +23,7 @@
 #include "net/http_client.hpp"
 #include "obs/log.hpp"
 #include "obs/metrics.hpp"
+#include "store/metered_store.hpp"
 
 namespace otpd::app {
 
@@ -124,7 +125,6 @@ int serve(const ServeOptions& options) {
     }
 
     OpenedStore opened = open_checked_store(config, /*init_if_new=*/true);
-    store::Store& store = *opened.store;
     const core::Keyring keyring(server_secrets(config));
 
     core::SystemTimeSource system_clock;
@@ -137,6 +137,7 @@ int serve(const ServeOptions& options) {
     }
     core::OpenSslRandom rng;
     obs::Metrics metrics;
+    store::MeteredStore store(*opened.store, metrics);
     metrics.gauge("otpd_delivery_queue_depth", "Deliveries waiting in the store's queue", [&store] {
       auto depth = store.delivery_queue_depth();
       return depth ? static_cast<double>(*depth) : -1.0;

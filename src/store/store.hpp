@@ -24,9 +24,9 @@ template <typename T>
 using Result = boost::system::result<T>;
 
 enum class StoreErrc {
-  kUnavailable = 1,   // cannot reach or lock the backend in time
-  kSchemaMissing,     // `otpd store init` has not been run (or is out of date)
-  kCorrupt,           // the backend answered something that cannot be decoded
+  kUnavailable = 1,  // cannot reach or lock the backend in time
+  kSchemaMissing,    // `otpd store init` has not been run (or is out of date)
+  kCorrupt,          // the backend answered something that cannot be decoded
 };
 const boost::system::error_category& store_category();
 boost::system::error_code make_error(StoreErrc e);
@@ -51,9 +51,9 @@ struct StartOutcome {
     kSendLimit  // max_sends_per_window accepted sends already inside the window
   };
   Kind kind = Kind::kStarted;
-  core::Verification verification;                  // kStarted: as stored
-  std::optional<core::VerificationId> superseded;   // kStarted: the one it canceled
-  core::Seconds retry_after{0};                     // kCooldown, kSendLimit: >= 1 s
+  core::Verification verification;                 // kStarted: as stored
+  std::optional<core::VerificationId> superseded;  // kStarted: the one it canceled
+  core::Seconds retry_after{0};                    // kCooldown, kSendLimit: >= 1 s
 };
 
 // ---- checking a code -----------------------------------------------------------------
@@ -73,7 +73,7 @@ struct CheckOutcome {
     kApproved,         // matched while pending and unexpired: now approved, single use
     kInvalid,          // wrong, attempts remain (attempts_remaining >= 1)
     kLocked,           // wrong and that was the last attempt, or already locked
-    kExpired,          // pending but past expires_at: no attempt counted
+    kExpired,          // pending or locked, but past expires_at: no attempt counted
     kNotFound,         // unknown id, approved or canceled
     kTooManyFailures,  // the recipient's failure budget is spent: no attempt counted
   };
@@ -106,8 +106,8 @@ struct DeliveryJob {
   core::TenantId tenant;
   core::VerificationId id;
   core::ChannelKind channel = core::ChannelKind::kConsole;
-  std::string sealed;   // recipient and code, sealed
-  int attempts = 0;     // deliveries tried so far
+  std::string sealed;  // recipient and code, sealed
+  int attempts = 0;    // deliveries tried so far
   core::TimePoint expires_at;
 };
 
@@ -138,8 +138,8 @@ class Store {
   // max_attempts between them.
   virtual Result<CheckOutcome> check(const CheckRequest& request) = 0;
 
-  virtual Result<CancelOutcome> cancel(const core::TenantId& tenant,
-                                       const core::VerificationId& id, core::TimePoint now) = 0;
+  virtual Result<CancelOutcome> cancel(const core::TenantId& tenant, const core::VerificationId& id,
+                                       core::TimePoint now) = 0;
 
   // Idempotency-Key: reserve before doing the work, then complete with the 2xx response or
   // release after an error so that a retry is evaluated afresh. A reservation that is
@@ -158,17 +158,14 @@ class Store {
   // Hands out up to `max` jobs whose next attempt is due, hiding each until `lease_until`
   // so that another worker does not take it meanwhile. Jobs whose code has expired are
   // not handed out: they are marked failed and dropped.
-  virtual Result<std::vector<DeliveryJob>> take_due_deliveries(core::TimePoint now,
-                                                               std::size_t max,
+  virtual Result<std::vector<DeliveryJob>> take_due_deliveries(core::TimePoint now, std::size_t max,
                                                                core::TimePoint lease_until) = 0;
   // Final outcome (kSent or kFailed): records it on the verification and drops the job
   // with its sealed payload.
-  virtual Result<void> finish_delivery(const core::TenantId& tenant,
-                                       const core::VerificationId& id,
+  virtual Result<void> finish_delivery(const core::TenantId& tenant, const core::VerificationId& id,
                                        core::DeliveryStatus outcome) = 0;
   // A transient failure: try again at `next_attempt`, counting this attempt.
-  virtual Result<void> retry_delivery(const core::TenantId& tenant,
-                                      const core::VerificationId& id,
+  virtual Result<void> retry_delivery(const core::TenantId& tenant, const core::VerificationId& id,
                                       core::TimePoint next_attempt) = 0;
   virtual Result<std::size_t> delivery_queue_depth() = 0;
 

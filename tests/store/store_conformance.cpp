@@ -459,8 +459,8 @@ TEST_P(StoreConformance, WrongCodesCountAttemptsThenLock) {
   EXPECT_EQ(check(v, "000003", kT0 + seconds(5)).kind, Check::kLocked);
   EXPECT_EQ(stored(v).attempts, 3);
   EXPECT_EQ(stored(v).status, Status::kMaxAttemptsReached);
-  // Locked stays locked after expiry: it is not pending, so it never reads as expired.
-  EXPECT_EQ(check(v, "123456", kT0 + hours(1)).kind, Check::kLocked);
+  // Past its expiry a locked code answers expired: PRODUCT.md decides expired before locked.
+  EXPECT_EQ(check(v, "123456", kT0 + hours(1)).kind, Check::kExpired);
 }
 
 TEST_P(StoreConformance, RightCodeAfterWrongOnesIsApproved) {

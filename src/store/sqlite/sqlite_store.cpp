@@ -765,7 +765,8 @@ Result<CheckOutcome> SqliteStore::check(const CheckRequest& request) {
       case Status::kCanceled:
         return out;  // kNotFound: nothing pending, and an approved code is single use
       case Status::kMaxAttemptsReached:
-        out.kind = CheckOutcome::Kind::kLocked;
+        // PRODUCT.md orders expired before locked: a locked code past its expiry is expired.
+        out.kind = now >= v.expires_at ? CheckOutcome::Kind::kExpired : CheckOutcome::Kind::kLocked;
         out.verification = std::move(v);
         return out;
       case Status::kPending:
