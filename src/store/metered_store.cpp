@@ -82,6 +82,9 @@ Result<void> MeteredStore::retry_delivery(const core::TenantId& tenant,
   return timed("retry_delivery", [&] { return inner_.retry_delivery(tenant, id, next_attempt); });
 }
 Result<std::size_t> MeteredStore::delivery_queue_depth() { return inner_.delivery_queue_depth(); }
+Result<TokenOutcome> MeteredStore::take_token(const TokenRequest& request) {
+  return timed("take_token", [&] { return inner_.take_token(request); });
+}
 Result<std::size_t> MeteredStore::sweep(core::TimePoint now, core::Seconds horizon) {
   return timed("sweep", [&] { return inner_.sweep(now, horizon); });
 }

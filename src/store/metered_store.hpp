@@ -41,6 +41,7 @@ class MeteredStore final : public Store {
   Result<void> retry_delivery(const core::TenantId& tenant, const core::VerificationId& id,
                               core::TimePoint next_attempt) override;
   Result<std::size_t> delivery_queue_depth() override;
+  Result<TokenOutcome> take_token(const TokenRequest& request) override;
   Result<std::size_t> sweep(core::TimePoint now, core::Seconds counter_horizon) override;
 
  private:

@@ -33,6 +33,15 @@ boost::system::error_code make_error(StoreErrc e);
 
 // ---- starting a verification ---------------------------------------------------------
 
+// A count of accepted sends per key in fixed windows (window start = now floored to a
+// multiple of `window`, counted from the Unix epoch, so a day is a UTC day). Checked and
+// incremented in the same atomic step as the send it counts.
+struct SendCounter {
+  std::string key;      // namespaced by the caller, e.g. "daily:<tenant>:sms"
+  long long limit = 0;  // sends allowed per window; <= 0 means the counter is skipped
+  core::Seconds window{86400};
+};
+
 struct StartRequest {
   // Fully formed by the caller: status pending, attempts 0; the store fills resend_at.
   core::Verification verification;
@@ -41,19 +50,39 @@ struct StartRequest {
   int send_window_seconds = 600;
   // The delivery queue entry, already sealed (Keyring::seal); it becomes due at once.
   std::string sealed_delivery;
+  // Further limits on accepted sends (daily cap per channel, velocity per phone prefix).
+  // Checked after the cooldown and the per-recipient window; a full one refuses the send
+  // with kCounterLimit and changes nothing; otherwise each is incremented with the send.
+  std::vector<SendCounter> counters;
 };
 
 struct StartOutcome {
   enum class Kind {
-    kStarted,   // stored, previous pending one (if any) canceled, delivery queued
-    kCooldown,  // the newest verification for this recipient is pending and its resend_at
-                // has not passed
-    kSendLimit  // max_sends_per_window accepted sends already inside the window
+    kStarted,      // stored, previous pending one (if any) canceled, delivery queued
+    kCooldown,     // the newest verification for this recipient is pending and its resend_at
+                   // has not passed
+    kSendLimit,    // max_sends_per_window accepted sends already inside the window
+    kCounterLimit  // counters[counter_index] is full for its current window
   };
   Kind kind = Kind::kStarted;
+  std::size_t counter_index = 0;                   // kCounterLimit
   core::Verification verification;                 // kStarted: as stored
   std::optional<core::VerificationId> superseded;  // kStarted: the one it canceled
-  core::Seconds retry_after{0};                    // kCooldown, kSendLimit: >= 1 s
+  core::Seconds retry_after{0};                    // kCooldown, kSendLimit, kCounterLimit: >= 1 s
+};
+
+// ---- token buckets -------------------------------------------------------------------
+
+struct TokenRequest {
+  std::string key;             // namespaced by the caller, e.g. "send:<tenant>" or "key:<key hash>"
+  double rate_per_second = 0;  // refill rate; > 0
+  double burst = 1;            // bucket capacity; a new bucket starts full
+  core::TimePoint now;
+};
+
+struct TokenOutcome {
+  bool allowed = true;
+  core::Seconds retry_after{0};  // when refused: until one token is back, >= 1 s
 };
 
 // ---- checking a code -----------------------------------------------------------------
@@ -169,7 +198,12 @@ class Store {
                                       core::TimePoint next_attempt) = 0;
   virtual Result<std::size_t> delivery_queue_depth() = 0;
 
-  // Deletes verifications past delete_after, lapsed idempotency records, and send and
+  // Takes one token from the bucket, refilled continuously at rate_per_second up to burst,
+  // in one atomic step: concurrent takers never get more tokens than the bucket held.
+  virtual Result<TokenOutcome> take_token(const TokenRequest& request) = 0;
+
+  // Deletes verifications past delete_after, lapsed idempotency records, send counters
+  // whose window has passed, buckets idle long enough to be full again, and send and
   // failure records older than `counter_horizon` before now. Returns rows deleted.
   virtual Result<std::size_t> sweep(core::TimePoint now, core::Seconds counter_horizon) = 0;
 };
