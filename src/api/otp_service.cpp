@@ -8,6 +8,7 @@
 #include "api/json_input.hpp"
 #include "api/problem.hpp"
 #include "core/code.hpp"
+#include "core/country_code.hpp"
 #include "core/crypto.hpp"
 #include "core/recipient.hpp"
 #include "core/time_format.hpp"
@@ -284,6 +285,26 @@ Response OtpService::start(const config::TenantConfig& tenant, const SendInput& 
   }
 
   const auto& policy = tenant.policy;
+  if (policy.send_rate_per_second > 0) {
+    store::TokenRequest bucket;
+    bucket.key = "send:" + tenant.name;
+    bucket.rate_per_second = policy.send_rate_per_second;
+    bucket.burst = std::max(1.0, policy.send_rate_per_second);
+    bucket.now = now;
+    auto token = store_.take_token(bucket);
+    if (!token) {
+      release();
+      return unavailable(token.error());
+    }
+    if (!token->allowed) {
+      release();
+      metrics_.add("otpd_sends_total", {{"channel", channel_label}, {"outcome", "rate_limited"}});
+      const long long retry = seconds_ceil(token->retry_after);
+      return problem(429, "rate_limited", "this tenant's send rate is exceeded",
+                     {{"retry_after", retry}}, retry);
+    }
+  }
+
   core::Verification v;
   v.tenant = tenant_id;
   v.id = core::VerificationId(core::base64url_encode(core::random_bytes(rng_, 16)));
@@ -310,6 +331,22 @@ Response OtpService::start(const config::TenantConfig& tenant, const SendInput& 
       keyring_.seal(delivery::encode_payload({input.recipient.normalized, code, input.locale}),
                     delivery::payload_aad(tenant.name, v.id.str()), rng_);
   start_request.verification = std::move(v);
+  // Problem codes of the counters, index for index.
+  std::vector<std::pair<const char*, const char*>> counter_codes;
+  if (auto cap = policy.daily_send_cap.find(input.channel);
+      cap != policy.daily_send_cap.end() && cap->second > 0) {
+    start_request.counters.push_back(
+        {"daily:" + tenant.name + ":" + channel_label, cap->second, core::Seconds(86400)});
+    counter_codes.emplace_back("daily_cap",
+                               "this tenant's daily send cap for the channel is reached");
+  }
+  if (input.channel == ChannelKind::kSms && policy.sms_sends_per_prefix_per_minute > 0) {
+    start_request.counters.push_back(
+        {"prefix:" + tenant.name + ":" + core::country_calling_code(input.recipient.normalized),
+         policy.sms_sends_per_prefix_per_minute, core::Seconds(60)});
+    counter_codes.emplace_back("prefix_rate_limited",
+                               "too many codes were sent to this country prefix recently");
+  }
 
   auto outcome = store_.start(start_request);
   if (!outcome) {
@@ -322,6 +359,13 @@ Response OtpService::start(const config::TenantConfig& tenant, const SendInput& 
     metrics_.add("otpd_sends_total", {{"channel", channel_label}, {"outcome", "resend_cooldown"}});
     return problem(429, "resend_cooldown", "a code was sent to this recipient moments ago",
                    {{"retry_after", seconds_ceil(outcome->retry_after)}},
+                   seconds_ceil(outcome->retry_after));
+  }
+  if (outcome->kind == Kind::kCounterLimit && outcome->counter_index < counter_codes.size()) {
+    release();
+    const auto [code, detail] = counter_codes[outcome->counter_index];
+    metrics_.add("otpd_sends_total", {{"channel", channel_label}, {"outcome", code}});
+    return problem(429, code, detail, {{"retry_after", seconds_ceil(outcome->retry_after)}},
                    seconds_ceil(outcome->retry_after));
   }
   if (outcome->kind == Kind::kSendLimit) {

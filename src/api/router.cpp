@@ -84,11 +84,13 @@ void finish(Response& response, const Request& request, core::RandomSource& rng)
 }  // namespace
 
 Router::Router(const config::Config& config, OtpService& service, store::Store& store,
-               obs::Metrics& metrics, core::RandomSource& rng, RouterOptions options)
+               obs::Metrics& metrics, const core::TimeSource& clock, core::RandomSource& rng,
+               RouterOptions options)
     : config_(config),
       service_(service),
       store_(store),
       metrics_(metrics),
+      clock_(clock),
       rng_(rng),
       options_(std::move(options)) {
   for (const auto& [name, tenant] : config_.tenants) {
@@ -101,7 +103,9 @@ Router::Router(const config::Config& config, OtpService& service, store::Store& 
   metrics_.describe("otpd_verifications_total", "counter", "Code checks by outcome");
 }
 
-const config::TenantConfig* Router::authenticate(const Request& request) const {
+const config::TenantConfig* Router::authenticate(const Request& request,
+                                                 std::string& key_hash) const {
+  key_hash = "-";
   if (config_.protected_mode()) {
     auto it = config_.tenants.find("default");
     return it == config_.tenants.end() ? nullptr : &it->second;
@@ -115,7 +119,8 @@ const config::TenantConfig* Router::authenticate(const Request& request) const {
   while (!key.empty() && key.back() == ' ') key.remove_suffix(1);
   if (key.empty() || key.size() > 512) return nullptr;
   // A lookup by SHA-256 of the key: the map's timing reveals nothing usable about keys.
-  auto it = tenants_by_key_hash_.find(core::hex_encode(core::sha256(key)));
+  key_hash = core::hex_encode(core::sha256(key));
+  auto it = tenants_by_key_hash_.find(key_hash);
   return it == tenants_by_key_hash_.end() ? nullptr : it->second;
 }
 
@@ -222,13 +227,32 @@ Response Router::dispatch(const Request& request, std::string& route, std::strin
     return method_not_allowed(wanted == "GET" ? "GET, HEAD" : "POST");
   }
 
-  const config::TenantConfig* tenant = authenticate(request);
+  std::string key_hash;
+  const config::TenantConfig* tenant = authenticate(request, key_hash);
   if (!tenant) {
     Response r = problem(401, "unauthorized", "a valid API key is required");
     r.set_header("WWW-Authenticate", "Bearer");
     return r;
   }
   tenant_name = tenant->name;
+
+  if (const double rate = tenant->policy.requests_per_second_per_key; rate > 0) {
+    store::TokenRequest bucket;
+    // Keyless (protected mode) requests share one bucket per tenant.
+    bucket.key = "key:" + tenant->name + ":" + key_hash;
+    bucket.rate_per_second = rate;
+    bucket.burst = std::max(1.0, rate);
+    bucket.now = clock_.now();
+    auto token = store_.take_token(bucket);
+    if (!token) {
+      return problem(503, "unavailable", "the store is unavailable; try again shortly", {}, 1);
+    }
+    if (!token->allowed) {
+      const long long retry = std::max<long long>(1, token->retry_after.count());
+      return problem(429, "rate_limited", "this API key's request rate is exceeded",
+                     {{"retry_after", retry}}, retry);
+    }
+  }
 
   if (is_send) return service_.send(*tenant, request);
   if (is_verify) return service_.verify(*tenant, request);

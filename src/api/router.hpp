@@ -26,18 +26,21 @@ struct RouterOptions {
 class Router final : public Handler {
  public:
   Router(const config::Config& config, OtpService& service, store::Store& store,
-         obs::Metrics& metrics, core::RandomSource& rng, RouterOptions options);
+         obs::Metrics& metrics, const core::TimeSource& clock, core::RandomSource& rng,
+         RouterOptions options);
   Response handle(Request request) override;
 
  private:
   Response dispatch(const Request& request, std::string& route, std::string& tenant);
-  // Resolves the tenant from the Authorization header; nullptr when unauthorized.
-  const config::TenantConfig* authenticate(const Request& request) const;
+  // Resolves the tenant from the Authorization header; nullptr when unauthorized. Sets
+  // key_hash to the key's SHA-256 (hex), or "-" in protected mode.
+  const config::TenantConfig* authenticate(const Request& request, std::string& key_hash) const;
 
   const config::Config& config_;
   OtpService& service_;
   store::Store& store_;
   obs::Metrics& metrics_;
+  const core::TimeSource& clock_;
   core::RandomSource& rng_;
   RouterOptions options_;
   std::unordered_map<std::string, const config::TenantConfig*> tenants_by_key_hash_;

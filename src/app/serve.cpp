@@ -159,7 +159,7 @@ int serve(const ServeOptions& options) {
     router_options.openapi_json = std::string(openapi_json());
     router_options.test_clock = test_clock.get();
     router_options.serve_operations = config.admin_listen.empty();
-    api::Router router(config, service, store, metrics, rng, router_options);
+    api::Router router(config, service, store, metrics, *clock, rng, router_options);
 
     http::ServerOptions server_options;
     server_options.host = listen.host;
