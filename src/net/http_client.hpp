@@ -35,7 +35,9 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   // Never throws for network failures: they come back in HttpResponse::error. Keeps
-  // connections alive and reuses them per scheme+host+port when the server allows it.
+  // connections alive and reuses them per scheme+host+port when the server allows it; a
+  // reused connection found closed before any response byte is retried once on a new one.
+  // Safe to call from coroutines on several threads at once; the client must outlive them.
   boost::asio::awaitable<HttpResponse> send(HttpRequest request);
 
  private:
