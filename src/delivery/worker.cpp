@@ -31,8 +31,9 @@ namespace {
 constexpr std::size_t kBatch = 64;        // jobs taken per round
 constexpr std::size_t kMaxInFlight = 64;  // attempts running at once
 // Long enough for one attempt (the webhook's timeout is 10 s) plus recording its outcome;
-// a worker that dies mid-attempt leaves the job to be taken again after it.
-constexpr core::Millis kLease{60000};
+// a worker that dies mid-attempt leaves the job to be taken again after it. Kept short
+// because that is how long a code in flight at a crash waits for its redelivery.
+constexpr core::Millis kLease{20000};
 constexpr core::Millis kMaxStoreBackoff{30000};
 
 }  // namespace
