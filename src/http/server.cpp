@@ -144,7 +144,7 @@ api::Request to_api(Request& message, const std::string& request_id,
 Response to_beast(api::Response response, unsigned version, bool keep_alive) {
   // Beast throws on a status it cannot print, and 1xx would confuse the client's framing.
   if (response.status < 200 || response.status > 599) {
-    auto replacement = api::problem(500, "internal_error", "the request could not be processed");
+    auto replacement = api::problem(500, "internal", "the request could not be processed");
     if (auto id = response.header(kRequestIdHeader)) {
       replacement.set_header(kRequestIdHeader, std::string(*id));
     }
@@ -425,7 +425,7 @@ api::Response Session::call_handler(api::Request request) {
   try {
     return listener_->handler().handle(std::move(request));
   } catch (...) {
-    return api::problem(500, "internal_error", "the request could not be processed");
+    return api::problem(500, "internal", "the request could not be processed");
   }
 }
 
