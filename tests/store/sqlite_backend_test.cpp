@@ -113,7 +113,7 @@ TEST(SqliteStore, ANewFileIsNewAndNeedsInit) {
   auto checked = store->check_schema(&missing);
   ASSERT_FALSE(checked);
   EXPECT_EQ(checked.error(), make_error(StoreErrc::kSchemaMissing));
-  EXPECT_EQ(missing, "schema version 0, expected 1: run `otpd store init`");
+  EXPECT_EQ(missing, "schema version 0, expected 2: run `otpd store init`");
   EXPECT_TRUE(store->ping());  // reachable, just empty
 
   // Operations before init answer an error, never crash.
@@ -137,13 +137,13 @@ TEST(SqliteStore, AForeignDatabaseIsNotNew) {
   EXPECT_FALSE(store->is_new_database().value());
   std::string missing;
   EXPECT_FALSE(store->check_schema(&missing));
-  EXPECT_EQ(missing, "schema version 0, expected 1: run `otpd store init`");
+  EXPECT_EQ(missing, "schema version 0, expected 2: run `otpd store init`");
 }
 
 TEST(SqliteStore, ANewerSchemaIsRefused) {
   TempDir dir;
   const std::string file = (dir.path() / "newer.db").string();
-  RawConnection(file).exec("PRAGMA user_version = 2");
+  RawConnection(file).exec("PRAGMA user_version = 3");
   auto store = SqliteStore::open(file).value();
   std::string missing;
   auto checked = store->check_schema(&missing);
@@ -153,7 +153,121 @@ TEST(SqliteStore, ANewerSchemaIsRefused) {
   auto init = store->init_schema();
   ASSERT_FALSE(init);
   EXPECT_EQ(init.error(), make_error(StoreErrc::kSchemaMissing));
+  EXPECT_EQ(RawConnection(file).text("PRAGMA user_version"), "3");
+}
+
+// A file made by the previous otpd (schema 1: no counters, no buckets) is not current: serve
+// refuses it, as it is not new it does not create the schema itself, and `otpd store init`
+// migrates it keeping what it holds.
+TEST(SqliteStore, AVersion1FileIsMigratedByInit) {
+  TempDir dir;
+  const std::string file = (dir.path() / "v1.db").string();
+  {
+    auto store = SqliteStore::open(file).value();
+    ASSERT_TRUE(store->init_schema());
+    ASSERT_EQ(store->start(simple_start("v1", kNow)).value().kind, StartOutcome::Kind::kStarted);
+  }
+  // Version 2 only added these tables (and their indexes, which go with them).
+  RawConnection(file).exec(
+      "DROP TABLE send_counters; DROP TABLE token_buckets; PRAGMA user_version = 1");
+
+  auto store = SqliteStore::open(file).value();
+  EXPECT_FALSE(store->is_new_database().value());
+  std::string missing;
+  auto checked = store->check_schema(&missing);
+  ASSERT_FALSE(checked);
+  EXPECT_EQ(checked.error(), make_error(StoreErrc::kSchemaMissing));
+  EXPECT_EQ(missing, "schema version 1, expected 2: run `otpd store init`");
+  // The new operations answer an error before the migration, never crash.
+  auto early = store->take_token(TokenRequest{"send:acme", 1, 1, kNow});
+  ASSERT_FALSE(early);
+  EXPECT_EQ(early.error(), make_error(StoreErrc::kUnavailable));
+
+  ASSERT_TRUE(store->init_schema());
+  EXPECT_TRUE(store->check_schema(&missing)) << missing;
   EXPECT_EQ(RawConnection(file).text("PRAGMA user_version"), "2");
+  ASSERT_TRUE(store->init_schema());  // idempotent
+
+  EXPECT_TRUE(store->get(core::TenantId("acme"), core::VerificationId("v1")).value().has_value());
+  EXPECT_EQ(store->delivery_queue_depth().value(), 1u);
+  EXPECT_TRUE(store->take_token(TokenRequest{"send:acme", 1, 1, kNow}).value().allowed);
+  StartRequest counted = simple_start("v2", kNow + core::Seconds(30));
+  counted.counters = {{"daily", 1, core::Seconds(86400)}};
+  EXPECT_EQ(store->start(counted).value().kind, StartOutcome::Kind::kStarted);
+}
+
+// A file whose tables were made by hand (or by a migration that failed after its DDL) before
+// user_version was set: the migration tolerates tables that already exist.
+TEST(SqliteStore, MigrationToleratesTablesThatAlreadyExist) {
+  TempDir dir;
+  const std::string file = (dir.path() / "half.db").string();
+  {
+    auto store = SqliteStore::open(file).value();
+    ASSERT_TRUE(store->init_schema());
+  }
+  RawConnection(file).exec("PRAGMA user_version = 1");
+  auto store = SqliteStore::open(file).value();
+  ASSERT_TRUE(store->init_schema());
+  EXPECT_TRUE(store->check_schema(nullptr));
+}
+
+// Counter rows hold one fixed window each; bucket rows say when they are full again; sweep
+// drops each exactly when it no longer matters.
+TEST(SqliteStore, SweepDropsCounterAndBucketRowsOnceLapsed) {
+  TempDir dir;
+  const std::string file = (dir.path() / "sweep.db").string();
+  auto store = SqliteStore::open(file).value();
+  ASSERT_TRUE(store->init_schema());
+  const core::Seconds horizon(7200);
+
+  StartRequest request = simple_start("v1", kNow);
+  request.counters = {
+      {"minute", 10, core::Seconds(60)}, {"day", 10, core::Seconds(86400)}, {"off", 0}};
+  ASSERT_EQ(store->start(request).value().kind, StartOutcome::Kind::kStarted);
+  ASSERT_TRUE(store->take_token(TokenRequest{"fast", 10, 1, kNow}).value().allowed);    // 100 ms
+  ASSERT_TRUE(store->take_token(TokenRequest{"slow", 0.01, 1, kNow}).value().allowed);  // 100 s
+  ASSERT_TRUE(store->take_token(TokenRequest{"free", 0, 1, kNow}).value().allowed);     // no row
+
+  RawConnection raw(file);
+  EXPECT_EQ(raw.text("SELECT count(*) FROM send_counters"), "2");
+  // kNow is 40 s into its minute and 64,000 s into its UTC day.
+  EXPECT_EQ(raw.text("SELECT window_start || ' ' || window_end || ' ' || count FROM send_counters"
+                     " WHERE key = 'minute'"),
+            "1899999960000 1900000020000 1");
+  EXPECT_EQ(raw.text("SELECT window_start || ' ' || window_end FROM send_counters"
+                     " WHERE key = 'day'"),
+            "1899936000000 1900022400000");
+  EXPECT_EQ(raw.text("SELECT count(*) FROM token_buckets"), "2");
+  EXPECT_EQ(raw.text("SELECT tokens || ' ' || (full_at - updated_at) FROM token_buckets"
+                     " WHERE key = 'fast'"),
+            "0.0 100");
+
+  EXPECT_EQ(store->sweep(kNow + core::Millis(99), horizon).value(), 0u);
+  EXPECT_EQ(store->sweep(kNow + core::Millis(100), horizon).value(), 1u);
+  EXPECT_EQ(raw.text("SELECT group_concat(key) FROM token_buckets"), "slow");
+  EXPECT_EQ(store->sweep(kNow + core::Millis(19'999), horizon).value(), 0u);
+  EXPECT_EQ(store->sweep(kNow + core::Seconds(20), horizon).value(), 1u);
+  EXPECT_EQ(raw.text("SELECT group_concat(key) FROM send_counters"), "day");
+  EXPECT_EQ(store->sweep(kNow + core::Seconds(100), horizon).value(), 1u);
+  EXPECT_EQ(raw.text("SELECT count(*) FROM token_buckets"), "0");
+  store->sweep(kNow + core::Seconds(22'400), horizon).value();
+  EXPECT_EQ(raw.text("SELECT count(*) FROM send_counters"), "0");
+}
+
+// A refusal writes nothing: the row still says what it said after the last token taken.
+TEST(SqliteStore, ARefusedTakeLeavesTheBucketRowAlone) {
+  TempDir dir;
+  const std::string file = (dir.path() / "bucket.db").string();
+  auto store = SqliteStore::open(file).value();
+  ASSERT_TRUE(store->init_schema());
+  ASSERT_TRUE(store->take_token(TokenRequest{"k", 1, 1, kNow}).value().allowed);
+  RawConnection raw(file);
+  const std::string row = "SELECT tokens || ' ' || updated_at || ' ' || full_at FROM token_buckets";
+  const std::string before = raw.text(row);
+  EXPECT_EQ(before, "0.0 1900000000000 1900000001000");
+  EXPECT_FALSE(
+      store->take_token(TokenRequest{"k", 1, 1, kNow + core::Millis(500)}).value().allowed);
+  EXPECT_EQ(raw.text(row), before);
 }
 
 TEST(SqliteStore, UsesWriteAheadLogging) {

@@ -25,6 +25,7 @@ using core::Verification;
 using core::VerificationId;
 using std::chrono::hours;
 using std::chrono::milliseconds;
+using std::chrono::minutes;
 using std::chrono::seconds;
 using Check = CheckOutcome::Kind;
 using Start = StartOutcome::Kind;
@@ -173,6 +174,26 @@ void race(int n, Fn fn) {
     });
   }
   for (auto& t : threads) t.join();
+}
+
+// Midnight UTC after kT0, so a whole number of every window used below (a day, an hour, a
+// minute): offsets from it say where in its window a send falls.
+const TimePoint kMidnight = core::from_unix_ms((1'900'000'000'000 / 86'400'000 + 1) * 86'400'000);
+
+RecipientHash nth_recipient(int i) {
+  return RecipientHash("c" + std::to_string(i) + std::string(60, 'c'));
+}
+
+StartRequest counted_start(const RecipientHash& recipient, TimePoint now,
+                           std::vector<SendCounter> counters, const StartOptions& options = {}) {
+  StartRequest r = start_request(kTenant, recipient, now, options);
+  r.counters = std::move(counters);
+  return r;
+}
+
+TokenOutcome take_from(Store& store, const std::string& key, double rate, double burst,
+                       TimePoint now) {
+  return store.take_token(TokenRequest{key, rate, burst, now}).value();
 }
 
 }  // namespace
@@ -402,6 +423,150 @@ TEST_P(StoreConformance, StartsInTheSameMillisecondSupersedeInOrder) {
   auto latest = store_->find_latest(kTenant, {kAlice}).value();
   ASSERT_TRUE(latest.has_value());
   EXPECT_EQ(latest->id, second.verification.id);
+}
+
+// ---- start: send counters -----------------------------------------------------------
+
+TEST_P(StoreConformance, ACounterRefusesAtItsLimitUntilItsWindowEnds) {
+  const std::vector<SendCounter> counters = {{"daily:acme:email", 100, hours(24)},
+                                             {"prefix:acme:+44", 2, hours(1)}};
+  const TimePoint hour = kMidnight + hours(5);
+  started(counted_start(nth_recipient(1), hour + minutes(10), counters));
+  started(counted_start(nth_recipient(2), hour + minutes(20), counters));
+
+  StartOutcome refused = start(counted_start(nth_recipient(3), hour + minutes(30), counters));
+  EXPECT_EQ(refused.kind, Start::kCounterLimit);
+  EXPECT_EQ(refused.counter_index, 1u);
+  EXPECT_EQ(refused.retry_after, seconds(1800));
+  // Rounded up, and never 0.
+  refused = start(counted_start(nth_recipient(3), hour + milliseconds(3'598'999), counters));
+  EXPECT_EQ(refused.kind, Start::kCounterLimit);
+  EXPECT_EQ(refused.retry_after, seconds(2));
+  refused = start(counted_start(nth_recipient(3), hour + milliseconds(3'599'999), counters));
+  EXPECT_EQ(refused.kind, Start::kCounterLimit);
+  EXPECT_EQ(refused.retry_after, seconds(1));
+
+  // The next hour is a new window.
+  started(counted_start(nth_recipient(3), hour + hours(1), counters));
+  started(counted_start(nth_recipient(4), hour + hours(1), counters));
+  refused = start(counted_start(nth_recipient(5), hour + hours(1), counters));
+  EXPECT_EQ(refused.kind, Start::kCounterLimit);
+  EXPECT_EQ(refused.retry_after, seconds(3600));
+}
+
+TEST_P(StoreConformance, CounterWindowsAreFixedFromTheEpochNotFromTheFirstSend) {
+  const std::vector<SendCounter> per_minute = {{"velocity:acme:+1", 1, seconds(60)}};
+  const TimePoint minute = kMidnight + minutes(7);
+  started(counted_start(nth_recipient(1), minute + seconds(50), per_minute));
+  StartOutcome refused = start(counted_start(nth_recipient(2), minute + seconds(55), per_minute));
+  EXPECT_EQ(refused.kind, Start::kCounterLimit);
+  EXPECT_EQ(refused.counter_index, 0u);
+  EXPECT_EQ(refused.retry_after, seconds(5));  // the minute ends, not 60 s after the send
+  started(counted_start(nth_recipient(2), minute + seconds(60), per_minute));
+  refused = start(counted_start(nth_recipient(3), minute + seconds(61), per_minute));
+  EXPECT_EQ(refused.kind, Start::kCounterLimit);
+  EXPECT_EQ(refused.retry_after, seconds(59));
+
+  // A day is a UTC day.
+  const std::vector<SendCounter> daily = {{"daily:acme:sms", 1, hours(24)}};
+  started(counted_start(nth_recipient(4), kMidnight - hours(1), daily));
+  refused = start(counted_start(nth_recipient(5), kMidnight - seconds(10), daily));
+  EXPECT_EQ(refused.kind, Start::kCounterLimit);
+  EXPECT_EQ(refused.retry_after, seconds(10));
+  started(counted_start(nth_recipient(5), kMidnight, daily));
+}
+
+TEST_P(StoreConformance, TheFirstFullCounterIsTheOneReported) {
+  const std::vector<SendCounter> counters = {
+      {"open", 10, hours(1)}, {"daily", 1, hours(24)}, {"hourly", 1, hours(1)}};
+  const TimePoint at = kMidnight + hours(3);
+  started(counted_start(kAlice, at, counters));
+  StartOutcome refused = start(counted_start(kBob, at + minutes(15), counters));
+  EXPECT_EQ(refused.kind, Start::kCounterLimit);
+  EXPECT_EQ(refused.counter_index, 1u);
+  EXPECT_EQ(refused.retry_after, seconds(21 * 3600 - 15 * 60));  // until midnight UTC
+}
+
+TEST_P(StoreConformance, ARefusalByACounterChangesNothing) {
+  const StartOptions o{.cooldown_seconds = 30, .max_sends = 5};
+  Verification v1 = started(counted_start(kAlice, kT0, {{"shared", 2, hours(24)}}, o));
+  started(counted_start(kBob, kT0, {{"shared", 2, hours(24)}}, o));  // "shared" is full
+  const Verification before = stored(v1);
+
+  // Past Alice's cooldown and inside her window: only the counter stands in the way.
+  StartRequest request = counted_start(kAlice, kT0 + seconds(30),
+                                       {{"own", 5, hours(24)}, {"shared", 2, hours(24)}}, o);
+  StartOutcome refused = start(request);
+  ASSERT_EQ(refused.kind, Start::kCounterLimit);
+  EXPECT_EQ(refused.counter_index, 1u);
+
+  EXPECT_FALSE(store_->get(kTenant, request.verification.id).value().has_value());
+  expect_same(stored(v1), before);  // still pending, not superseded, its cooldown unmoved
+  auto latest = store_->find_latest(kTenant, {kAlice}).value();
+  ASSERT_TRUE(latest.has_value());
+  EXPECT_EQ(latest->id, v1.id);
+  EXPECT_EQ(depth(), 2u);
+
+  // No send was recorded (this is Alice's 2nd send in the window, so a 60 s cooldown, not a
+  // 120 s one) and no counter moved ("own" was not incremented although it passed, and
+  // "shared" is still at 2).
+  Verification v2 = started(counted_start(kAlice, kT0 + seconds(31),
+                                          {{"own", 1, hours(24)}, {"shared", 3, hours(24)}}, o));
+  EXPECT_EQ(v2.resend_at, kT0 + seconds(31 + 60));
+  EXPECT_EQ(stored(v1).status, Status::kCanceled);
+  EXPECT_EQ(
+      start(counted_start(nth_recipient(1), kT0 + seconds(32), {{"shared", 3, hours(24)}})).kind,
+      Start::kCounterLimit);
+  EXPECT_EQ(
+      start(counted_start(nth_recipient(1), kT0 + seconds(32), {{"shared", 4, hours(24)}})).kind,
+      Start::kStarted);
+}
+
+TEST_P(StoreConformance, CountersWithoutALimitAreSkippedAndNotCounted) {
+  const StartOptions o{.cooldown_seconds = 0, .max_sends = 0};
+  for (int i = 0; i < 5; ++i) {
+    started(counted_start(kAlice, kT0 + seconds(i),
+                          {{"off", 0, hours(24)}, {"negative", -1, hours(24)}}, o));
+  }
+  started(counted_start(kAlice, kT0 + seconds(5),
+                        {{"off", 1, hours(24)}, {"negative", 1, hours(24)}}, o));
+  StartOutcome refused = start(counted_start(kAlice, kT0 + seconds(6), {{"off", 1, hours(24)}}, o));
+  EXPECT_EQ(refused.kind, Start::kCounterLimit);
+}
+
+TEST_P(StoreConformance, CountersAreIndependentPerKey) {
+  const StartOptions o{.cooldown_seconds = 0, .max_sends = 0};
+  started(counted_start(kAlice, kT0, {{"daily:acme:sms", 1, hours(24)}}, o));
+  EXPECT_EQ(
+      start(counted_start(kAlice, kT0 + seconds(1), {{"daily:acme:sms", 1, hours(24)}}, o)).kind,
+      Start::kCounterLimit);
+  started(counted_start(kAlice, kT0 + seconds(1), {{"daily:acme:email", 1, hours(24)}}, o));
+  started(counted_start(kAlice, kT0 + seconds(2), {{"daily:globex:sms", 1, hours(24)}}, o));
+  started(counted_start(kAlice, kT0 + seconds(3), {}, o));
+}
+
+TEST_P(StoreConformance, CooldownAndSendLimitAreCheckedBeforeCounters) {
+  const StartOptions o{.cooldown_seconds = 30, .max_sends = 1};
+  const std::vector<SendCounter> cap = {{"daily", 1, hours(24)}};
+  started(counted_start(kAlice, kT0, cap, o));  // the counter is now full too
+  StartOutcome refused = start(counted_start(kAlice, kT0 + seconds(5), cap, o));
+  EXPECT_EQ(refused.kind, Start::kCooldown);
+  EXPECT_EQ(refused.retry_after, seconds(25));
+  refused = start(counted_start(kAlice, kT0 + seconds(30), cap, o));
+  EXPECT_EQ(refused.kind, Start::kSendLimit);
+  refused = start(counted_start(kBob, kT0 + seconds(30), cap, o));
+  EXPECT_EQ(refused.kind, Start::kCounterLimit);
+}
+
+TEST_P(StoreConformance, SendsRefusedByCooldownOrWindowDoNotCount) {
+  const StartOptions o{.cooldown_seconds = 30, .max_sends = 1};
+  const std::vector<SendCounter> cap = {{"daily", 2, hours(24)}};
+  started(counted_start(kAlice, kT0, cap, o));
+  EXPECT_EQ(start(counted_start(kAlice, kT0 + seconds(5), cap, o)).kind, Start::kCooldown);
+  EXPECT_EQ(start(counted_start(kAlice, kT0 + seconds(30), cap, o)).kind, Start::kSendLimit);
+  started(counted_start(kBob, kT0 + seconds(31), cap, o));  // the 2nd, not the 4th
+  StartOutcome full = start(counted_start(nth_recipient(1), kT0 + seconds(32), cap, o));
+  EXPECT_EQ(full.kind, Start::kCounterLimit);
 }
 
 // ---- check ---------------------------------------------------------------------------
@@ -818,6 +983,121 @@ TEST_P(StoreConformance, CancelAndSupersedeDropTheJob) {
   EXPECT_EQ(jobs[0].id, v3.verification.id);
 }
 
+// ---- token buckets -------------------------------------------------------------------
+
+TEST_P(StoreConformance, ABucketStartsFullAndRefusesWhenEmpty) {
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(take_from(*store_, "send:acme", 1, 3, kT0).allowed) << i;
+  TokenOutcome refused = take_from(*store_, "send:acme", 1, 3, kT0);
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_EQ(refused.retry_after, seconds(1));
+
+  // 0.2 token/s: one token every 5 s.
+  for (int i = 0; i < 2; ++i) EXPECT_TRUE(take_from(*store_, "slow", 0.2, 2, kT0).allowed) << i;
+  refused = take_from(*store_, "slow", 0.2, 2, kT0);
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_EQ(refused.retry_after, seconds(5));
+}
+
+TEST_P(StoreConformance, ABucketRefillsAtItsRateUpToItsBurst) {
+  const std::string key = "key:abc";
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(take_from(*store_, key, 2, 3, kT0).allowed);
+  // 2 tokens/s: half a token after 250 ms, a whole one after 500 ms.
+  TokenOutcome refused = take_from(*store_, key, 2, 3, kT0 + milliseconds(250));
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_EQ(refused.retry_after, seconds(1));  // 250 ms, rounded up
+  EXPECT_TRUE(take_from(*store_, key, 2, 3, kT0 + milliseconds(500)).allowed);
+  EXPECT_FALSE(take_from(*store_, key, 2, 3, kT0 + milliseconds(500)).allowed);
+  EXPECT_TRUE(take_from(*store_, key, 2, 3, kT0 + milliseconds(1000)).allowed);
+
+  // A long pause refills to the burst and no further.
+  for (int i = 0; i < 3; ++i)
+    EXPECT_TRUE(take_from(*store_, key, 2, 3, kT0 + hours(1)).allowed) << i;
+  EXPECT_FALSE(take_from(*store_, key, 2, 3, kT0 + hours(1)).allowed);
+}
+
+TEST_P(StoreConformance, RefusedTakesDoNotLoseTheRefill) {
+  const std::string key = "send:acme";
+  ASSERT_TRUE(take_from(*store_, key, 1, 1, kT0).allowed);
+  for (int ms : {200, 400, 600, 800, 999}) {
+    TokenOutcome refused = take_from(*store_, key, 1, 1, kT0 + milliseconds(ms));
+    EXPECT_FALSE(refused.allowed) << ms;
+    EXPECT_EQ(refused.retry_after, seconds(1)) << ms;
+  }
+  EXPECT_TRUE(take_from(*store_, key, 1, 1, kT0 + seconds(1)).allowed);
+  EXPECT_FALSE(take_from(*store_, key, 1, 1, kT0 + seconds(1)).allowed);
+}
+
+TEST_P(StoreConformance, FractionalRatesRefillFractionsOfATokenAndRetryAfterHolds) {
+  // 0.5 token/s: a token every 2 s.
+  const std::string half = "half";
+  ASSERT_TRUE(take_from(*store_, half, 0.5, 1, kT0).allowed);
+  TokenOutcome refused = take_from(*store_, half, 0.5, 1, kT0);
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_EQ(refused.retry_after, seconds(2));
+  refused = take_from(*store_, half, 0.5, 1, kT0 + seconds(1));
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_EQ(refused.retry_after, seconds(1));
+  refused = take_from(*store_, half, 0.5, 1, kT0 + milliseconds(1999));
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_EQ(refused.retry_after, seconds(1));
+  EXPECT_TRUE(take_from(*store_, half, 0.5, 1, kT0 + seconds(2)).allowed);
+
+  // 0.1 token/s: 10 s, and a token is really back after them despite 0.1 being inexact.
+  const std::string tenth = "tenth";
+  ASSERT_TRUE(take_from(*store_, tenth, 0.1, 1, kT0).allowed);
+  EXPECT_EQ(take_from(*store_, tenth, 0.1, 1, kT0).retry_after, seconds(10));
+  EXPECT_FALSE(take_from(*store_, tenth, 0.1, 1, kT0 + milliseconds(9'999)).allowed);
+  EXPECT_TRUE(take_from(*store_, tenth, 0.1, 1, kT0 + seconds(10)).allowed);
+
+  // 0.3 token/s, burst 2: what is left over after each token carries to the next (waits
+  // of 4 s, 3 s, 3 s, 4 s...), and coming back after retry_after always finds a token.
+  const std::string odd = "odd";
+  TimePoint t = kT0;
+  ASSERT_TRUE(take_from(*store_, odd, 0.3, 2, t).allowed);
+  ASSERT_TRUE(take_from(*store_, odd, 0.3, 2, t).allowed);
+  std::vector<Seconds> waits;
+  for (int i = 0; i < 10; ++i) {
+    TokenOutcome wait = take_from(*store_, odd, 0.3, 2, t);
+    ASSERT_FALSE(wait.allowed) << i;
+    waits.push_back(wait.retry_after);
+    t += wait.retry_after;
+    EXPECT_TRUE(take_from(*store_, odd, 0.3, 2, t).allowed) << i;
+  }
+  EXPECT_EQ(waits,
+            (std::vector<Seconds>{seconds(4), seconds(3), seconds(3), seconds(4), seconds(3),
+                                  seconds(3), seconds(4), seconds(3), seconds(3), seconds(4)}));
+}
+
+TEST_P(StoreConformance, ANonPositiveRateIsNoLimit) {
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(take_from(*store_, "free", 0, 1, kT0).allowed) << i;
+  EXPECT_TRUE(take_from(*store_, "free", -1, 1, kT0).allowed);
+  // With a rate, the same key is a bucket that starts full.
+  EXPECT_TRUE(take_from(*store_, "free", 1, 2, kT0).allowed);
+  EXPECT_TRUE(take_from(*store_, "free", 1, 2, kT0).allowed);
+  EXPECT_FALSE(take_from(*store_, "free", 1, 2, kT0).allowed);
+  EXPECT_TRUE(take_from(*store_, "free", 0, 2, kT0).allowed);
+}
+
+TEST_P(StoreConformance, BucketsAreIndependentPerKey) {
+  ASSERT_TRUE(take_from(*store_, "send:acme", 1, 1, kT0).allowed);
+  EXPECT_FALSE(take_from(*store_, "send:acme", 1, 1, kT0).allowed);
+  EXPECT_TRUE(take_from(*store_, "send:globex", 1, 1, kT0).allowed);
+  EXPECT_TRUE(take_from(*store_, "key:acme", 1, 1, kT0).allowed);
+}
+
+TEST_P(StoreConformance, AClockGoingBackRefillsNothingAndLosesNothing) {
+  const std::string key = "skew";
+  ASSERT_TRUE(take_from(*store_, key, 1, 2, kT0).allowed);                // 1 left
+  EXPECT_TRUE(take_from(*store_, key, 1, 2, kT0 - seconds(10)).allowed);  // 0 left
+  TokenOutcome refused = take_from(*store_, key, 1, 2, kT0 - seconds(5));
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_GE(refused.retry_after, seconds(1));
+  // The refill runs from kT0, the latest time seen, not from the earlier readings.
+  EXPECT_FALSE(take_from(*store_, key, 1, 2, kT0 + milliseconds(999)).allowed);
+  EXPECT_TRUE(take_from(*store_, key, 1, 2, kT0 + seconds(1)).allowed);
+  EXPECT_FALSE(take_from(*store_, key, 1, 2, kT0 + seconds(1)).allowed);
+}
+
 // ---- sweep ---------------------------------------------------------------------------
 
 TEST_P(StoreConformance, SweepDeletesOnlyWhatIsPastDeleteAfter) {
@@ -861,6 +1141,34 @@ TEST_P(StoreConformance, SweepForgetsLapsedIdempotencyKeysOnly) {
                 .value()
                 .kind,
             Reservation::kReserved);
+}
+
+TEST_P(StoreConformance, SweepKeepsCountersWhileTheirWindowLasts) {
+  const std::vector<SendCounter> per_hour = {{"hourly", 1, hours(1)}};
+  const TimePoint hour = kMidnight + hours(2);
+  started(counted_start(kAlice, hour, per_hour));
+  store_->sweep(hour + milliseconds(3'599'999), hours(2)).value();
+  EXPECT_EQ(start(counted_start(kBob, hour + milliseconds(3'599'999), per_hour)).kind,
+            Start::kCounterLimit);
+  store_->sweep(hour + hours(1), hours(2)).value();
+  started(counted_start(kBob, hour + hours(1), per_hour));
+  EXPECT_EQ(start(counted_start(nth_recipient(1), hour + hours(1), per_hour)).kind,
+            Start::kCounterLimit);
+}
+
+TEST_P(StoreConformance, SweepKeepsBucketsUntilTheyAreFullAgain) {
+  // 1 token/s, burst 3: drained at t0, full again at t0 + 3 s.
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(take_from(*store_, "b", 1, 3, kT0).allowed);
+  const TimePoint almost = kT0 + milliseconds(2'999);
+  store_->sweep(almost, hours(2)).value();
+  EXPECT_TRUE(take_from(*store_, "b", 1, 3, almost).allowed);
+  EXPECT_TRUE(take_from(*store_, "b", 1, 3, almost).allowed);
+  EXPECT_FALSE(take_from(*store_, "b", 1, 3, almost).allowed);
+
+  // Swept once full, it comes back as a new bucket: full.
+  store_->sweep(kT0 + hours(1), hours(2)).value();
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(take_from(*store_, "b", 1, 3, kT0 + hours(1)).allowed);
+  EXPECT_FALSE(take_from(*store_, "b", 1, 3, kT0 + hours(1)).allowed);
 }
 
 // ---- concurrency (PRODUCT.md §4.5) ---------------------------------------------------
@@ -979,6 +1287,58 @@ TEST_P(StoreConformance, ConcurrentWorkersNeverShareAJob) {
   EXPECT_EQ(all.size(), static_cast<std::size_t>(kJobs));
 }
 
+TEST_P(StoreConformance, ConcurrentStartsUnderACounterStartExactlyItsLimit) {
+  constexpr int kThreads = 32;
+  constexpr long long kLimit = 10;
+  const std::vector<SendCounter> cap = {{"daily:acme:email", kLimit, hours(24)}};
+  std::vector<StartRequest> requests;
+  for (int i = 0; i < kThreads; ++i) requests.push_back(counted_start(nth_recipient(i), kT0, cap));
+  std::vector<std::optional<StartOutcome>> outcomes(kThreads);
+  race(kThreads, [&](int i) {
+    auto r = store_->start(requests[i]);
+    if (r) outcomes[i] = *r;
+  });
+  int started_count = 0;
+  for (const auto& o : outcomes) {
+    ASSERT_TRUE(o.has_value()) << "a start failed in the backend";
+    if (o->kind == Start::kStarted) {
+      ++started_count;
+    } else {
+      EXPECT_EQ(o->kind, Start::kCounterLimit);
+      EXPECT_EQ(o->counter_index, 0u);
+    }
+  }
+  EXPECT_EQ(started_count, kLimit);
+  EXPECT_EQ(depth(), static_cast<std::size_t>(kLimit));
+  // The counter holds exactly the limit.
+  const std::vector<SendCounter> one_more = {{"daily:acme:email", kLimit + 1, hours(24)}};
+  EXPECT_EQ(start(counted_start(nth_recipient(kThreads), kT0 + seconds(1), one_more)).kind,
+            Start::kStarted);
+  EXPECT_EQ(start(counted_start(nth_recipient(kThreads + 1), kT0 + seconds(1), one_more)).kind,
+            Start::kCounterLimit);
+}
+
+TEST_P(StoreConformance, ConcurrentTakersNeverGetMoreThanTheBucketHeld) {
+  constexpr int kThreads = 32;
+  constexpr int kBurst = 5;
+  std::vector<std::optional<TokenOutcome>> outcomes(kThreads);
+  race(kThreads, [&](int i) {
+    auto r = store_->take_token(TokenRequest{"send:acme", 1, kBurst, kT0});
+    if (r) outcomes[i] = *r;
+  });
+  int allowed = 0;
+  for (const auto& o : outcomes) {
+    ASSERT_TRUE(o.has_value()) << "a take failed in the backend";
+    if (o->allowed) {
+      ++allowed;
+    } else {
+      EXPECT_EQ(o->retry_after, seconds(1));
+    }
+  }
+  EXPECT_EQ(allowed, kBurst);
+  EXPECT_FALSE(take_from(*store_, "send:acme", 1, kBurst, kT0).allowed);
+}
+
 // ---- durability (PRODUCT.md §4.7) ----------------------------------------------------
 
 TEST_P(StoreConformance, DataAndCountersSurviveReopening) {
@@ -1007,6 +1367,18 @@ TEST_P(StoreConformance, DataAndCountersSurviveReopening) {
   EXPECT_EQ(check(counted, "000001", kT0 + seconds(3)).kind, Check::kInvalid);
   EXPECT_EQ(check(counted, "000002", kT0 + seconds(4)).kind, Check::kLocked);
   EXPECT_EQ(check(counted, "000001", kT0 + seconds(5), 3).kind, Check::kLocked);
+}
+
+TEST_P(StoreConformance, CountersAndBucketsSurviveReopening) {
+  started(counted_start(kAlice, kT0, {{"daily", 1, hours(24)}}));
+  ASSERT_TRUE(take_from(*store_, "send:acme", 1, 1, kT0).allowed);
+
+  reopen();
+
+  EXPECT_EQ(start(counted_start(kBob, kT0 + seconds(1), {{"daily", 1, hours(24)}})).kind,
+            Start::kCounterLimit);
+  EXPECT_FALSE(take_from(*store_, "send:acme", 1, 1, kT0 + milliseconds(500)).allowed);
+  EXPECT_TRUE(take_from(*store_, "send:acme", 1, 1, kT0 + seconds(1)).allowed);
 }
 
 TEST_P(StoreConformance, PingAndSchemaCheckSucceedOnAnOpenStore) {

@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cmath>
 #include <string_view>
 #include <utility>
 
@@ -86,6 +87,28 @@ CREATE TABLE IF NOT EXISTS idempotency (
   PRIMARY KEY (tenant, key)
 );
 )sql",
+    // v2: the abuse limits. A counter row is one fixed window of one key; the window's end
+    // is part of the key so that changing a counter's length starts it afresh instead of
+    // reading another length's count. A bucket row keeps its tokens as of updated_at, and
+    // full_at, when it will have refilled to its burst: from then on it is the same as no
+    // row at all, which is what lets sweep drop it.
+    R"sql(
+CREATE TABLE IF NOT EXISTS send_counters (
+  key          TEXT    NOT NULL,
+  window_start INTEGER NOT NULL,
+  window_end   INTEGER NOT NULL,
+  count        INTEGER NOT NULL,
+  PRIMARY KEY (key, window_start, window_end)
+);
+CREATE INDEX IF NOT EXISTS send_counters_by_window_end ON send_counters (window_end);
+CREATE TABLE IF NOT EXISTS token_buckets (
+  key        TEXT    NOT NULL PRIMARY KEY,
+  tokens     REAL    NOT NULL,
+  updated_at INTEGER NOT NULL,
+  full_at    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS token_buckets_by_full_at ON token_buckets (full_at);
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 
@@ -162,6 +185,28 @@ Seconds cooldown_after_send(int base_seconds, int window_seconds, int n) {
   return Seconds(std::min(cooldown, cap));
 }
 
+// The fixed window of a SendCounter that holds `now`: [start, end) in Unix milliseconds,
+// aligned to multiples of its length from the epoch (so a 1-day window is a UTC day).
+struct CounterWindow {
+  long long start_ms = 0;
+  long long end_ms = 0;
+};
+
+CounterWindow counter_window(TimePoint now, Seconds window) {
+  // Capped so that the arithmetic below cannot overflow (about 35,000 years).
+  const long long length_ms = std::min<long long>(window.count(), 1LL << 40) * 1000;
+  const long long t = core::to_unix_ms(now);
+  long long q = t / length_ms;
+  if (t % length_ms != 0 && t < 0) --q;  // floor, not truncation, before the epoch
+  return {q * length_ms, q * length_ms + length_ms};
+}
+
+// Refill is floating point, so "one whole token" carries a tolerance: without it a bucket
+// refilled at 0.1 token/s could hold 0.99999999 after the 10 s retry_after promised.
+constexpr double kTokenEpsilon = 1e-9;
+// Beyond any real clock; keeps full_at and retry_after finite for absurdly slow rates.
+constexpr double kFarFutureMs = 1e15;
+
 boost::system::error_code sqlite_error(int rc) {
   switch (rc & 0xff) {
     case SQLITE_CORRUPT:
@@ -226,6 +271,12 @@ enum class SqliteSql : int {
   kSweepIdempotency,
   kSweepSends,
   kSweepFailures,
+  kSelectCounter,
+  kIncrementCounter,
+  kSweepCounters,
+  kSelectBucket,
+  kStoreBucket,
+  kSweepBuckets,
   kCount
 };
 
@@ -287,6 +338,14 @@ constexpr const char* kSqlText[] = {
     "DELETE FROM idempotency WHERE expires_at <= ?1",
     "DELETE FROM sends WHERE sent_at < ?1",
     "DELETE FROM failures WHERE at < ?1",
+    "SELECT count FROM send_counters WHERE key = ?1 AND window_start = ?2 AND window_end = ?3",
+    "INSERT INTO send_counters (key, window_start, window_end, count) VALUES (?1, ?2, ?3, 1)"
+    " ON CONFLICT (key, window_start, window_end) DO UPDATE SET count = count + 1",
+    "DELETE FROM send_counters WHERE window_end <= ?1",
+    "SELECT tokens, updated_at FROM token_buckets WHERE key = ?1",
+    "INSERT OR REPLACE INTO token_buckets (key, tokens, updated_at, full_at)"
+    " VALUES (?1, ?2, ?3, ?4)",
+    "DELETE FROM token_buckets WHERE full_at <= ?1",
 };
 static_assert(std::size(kSqlText) == static_cast<std::size_t>(Sql::kCount));
 
@@ -324,6 +383,10 @@ class SqliteStatement {
         sqlite3_bind_text64(stmt_, i, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
   }
   SqliteStatement& bind(int i, const std::string& text) { return bind(i, std::string_view(text)); }
+  // Named apart from bind: an int argument would be ambiguous between long long and double.
+  SqliteStatement& bind_real(int i, double value) {
+    return check(sqlite3_bind_double(stmt_, i, value));
+  }
   SqliteStatement& bind_blob(int i, const std::string& bytes) {
     // A null pointer would bind SQL NULL; an empty payload is still a (zero-length) blob.
     static const char kEmpty = 0;
@@ -346,6 +409,7 @@ class SqliteStatement {
   }
 
   long long int64(int col) const { return sqlite3_column_int64(stmt_, col); }
+  double real(int col) const { return sqlite3_column_double(stmt_, col); }
   bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   TimePoint time(int col) const { return core::from_unix_ms(int64(col)); }
   std::string text(int col) const {
@@ -672,6 +736,28 @@ Result<StartOutcome> SqliteStore::start(const StartRequest& request) {
       return out;
     }
 
+    // Every counter is read before any is incremented, so a refusal by the last one leaves
+    // the first ones as they were.
+    std::vector<CounterWindow> counted(request.counters.size());
+    for (std::size_t i = 0; i < request.counters.size(); ++i) {
+      const SendCounter& counter = request.counters[i];
+      // A window of no length cannot hold a send; skipped like a counter without a limit.
+      if (counter.limit <= 0 || counter.window <= Seconds(0)) continue;
+      counted[i] = counter_window(now, counter.window);
+      auto st = statement(Sql::kSelectCounter);
+      if (!st) return st.error();
+      st->bind(1, counter.key).bind(2, counted[i].start_ms).bind(3, counted[i].end_ms);
+      auto row = st->step();
+      if (!row) return row.error();
+      const long long count = *row ? st->int64(0) : 0;
+      if (count >= counter.limit) {
+        out.kind = StartOutcome::Kind::kCounterLimit;
+        out.counter_index = i;
+        out.retry_after = retry_after(core::from_unix_ms(counted[i].end_ms) - now);
+        return out;
+      }
+    }
+
     // A pending one already past expires_at is left alone: it reads as expired, which is
     // what it is, and take_due_deliveries drops its job.
     if (previous_pending) {
@@ -718,6 +804,15 @@ Result<StartOutcome> SqliteStore::start(const StartRequest& request) {
     if (!send) return send.error();
     send->bind(1, stored.tenant.str()).bind(2, stored.recipient.str()).bind(3, now);
     if (auto r = send->run(); !r) return r.error();
+
+    for (std::size_t i = 0; i < request.counters.size(); ++i) {
+      const SendCounter& counter = request.counters[i];
+      if (counter.limit <= 0 || counter.window <= Seconds(0)) continue;
+      auto st = statement(Sql::kIncrementCounter);
+      if (!st) return st.error();
+      st->bind(1, counter.key).bind(2, counted[i].start_ms).bind(3, counted[i].end_ms);
+      if (auto r = st->run(); !r) return r.error();
+    }
 
     auto job = statement(Sql::kInsertDelivery);
     if (!job) return job.error();
@@ -989,6 +1084,61 @@ Result<std::size_t> SqliteStore::delivery_queue_depth() {
   });
 }
 
+// ---- token buckets -------------------------------------------------------------------
+
+Result<TokenOutcome> SqliteStore::take_token(const TokenRequest& request) {
+  const double rate = request.rate_per_second;
+  // No refill rate means no limit; an infinite rate or capacity never runs dry. None of
+  // them needs a row (and infinities would turn the arithmetic below into NaN).
+  if (!(rate > 0) || std::isinf(rate) || std::isinf(request.burst)) return TokenOutcome{};
+  // A bucket that cannot hold one whole token could never give one out.
+  const double burst = std::max(1.0, request.burst);
+  const long long now = core::to_unix_ms(request.now);
+
+  return in_transaction([&]() -> Result<TokenOutcome> {
+    double tokens = burst;  // a bucket without a row is full
+    long long updated_at = now;
+    {
+      auto st = statement(Sql::kSelectBucket);
+      if (!st) return st.error();
+      st->bind(1, request.key);
+      auto row = st->step();
+      if (!row) return row.error();
+      if (*row) {
+        const double stored = st->real(0);
+        const long long stored_at = st->int64(1);
+        // A clock that went back refills nothing, and the row keeps its later time: moving
+        // it back would count the same interval twice once the clock catches up.
+        const long long elapsed_ms = std::max(0LL, now - stored_at);
+        updated_at = std::max(now, stored_at);
+        tokens = std::min(burst, stored + static_cast<double>(elapsed_ms) / 1000.0 * rate);
+      }
+    }
+
+    TokenOutcome out;
+    if (tokens < 1.0 - kTokenEpsilon) {
+      // Nothing is written: the stored tokens and time already give this refill and all
+      // that follows, whereas storing a new time without the refill would lose it.
+      const double seconds = std::ceil((1.0 - kTokenEpsilon - tokens) / rate);
+      out.allowed = false;
+      out.retry_after = Seconds(static_cast<long long>(std::clamp(seconds, 1.0, kFarFutureMs)));
+      return out;
+    }
+    tokens = std::max(0.0, tokens - 1.0);
+    const double full_at =
+        std::ceil(static_cast<double>(updated_at) + (burst - tokens) / rate * 1000.0);
+
+    auto st = statement(Sql::kStoreBucket);
+    if (!st) return st.error();
+    st->bind(1, request.key)
+        .bind_real(2, tokens)
+        .bind(3, updated_at)
+        .bind(4, static_cast<long long>(std::min(full_at, kFarFutureMs)));
+    if (auto r = st->run(); !r) return r.error();
+    return out;
+  });
+}
+
 // ---- sweep ---------------------------------------------------------------------------
 
 Result<std::size_t> SqliteStore::sweep(TimePoint now, Seconds counter_horizon) {
@@ -1000,6 +1150,7 @@ Result<std::size_t> SqliteStore::sweep(TimePoint now, Seconds counter_horizon) {
         {Sql::kFailExpiredDeliveries, now}, {Sql::kSweepVerifications, now},
         {Sql::kSweepDeliveries, now},       {Sql::kSweepIdempotency, now},
         {Sql::kSweepSends, horizon},        {Sql::kSweepFailures, horizon},
+        {Sql::kSweepCounters, now},         {Sql::kSweepBuckets, now},
     };
     for (const auto& [sql, at] : steps) {
       auto st = statement(sql);

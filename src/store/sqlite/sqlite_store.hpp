@@ -28,10 +28,11 @@ class SqliteStatement;       // a borrowed prepared statement
 // here, the caller decides.
 //
 // Layout: times are integer Unix milliseconds, enums are their lower-case names, so the
-// file can be read with the sqlite3 shell. The schema version is PRAGMA user_version.
+// file can be read with the sqlite3 shell (token counts are REAL). The schema version is
+// PRAGMA user_version; `otpd store init` migrates an older file one version at a time.
 class SqliteStore final : public Store {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;  // 2: send counters and token buckets
 
   // Opens or creates the database file at `path` (its directory must exist) and sets the
   // connection up (WAL, synchronous=NORMAL, busy timeout). Does not create the schema:
@@ -77,6 +78,10 @@ class SqliteStore final : public Store {
   Result<void> retry_delivery(const core::TenantId& tenant, const core::VerificationId& id,
                               core::TimePoint next_attempt) override;
   Result<std::size_t> delivery_queue_depth() override;
+
+  // A burst below one token is taken as one (a smaller bucket could never give a token);
+  // an infinite rate or burst is no limit and, like a rate <= 0, touches no row.
+  Result<TokenOutcome> take_token(const TokenRequest& request) override;
 
   // Besides what Store::sweep promises, drops delivery jobs whose code has expired (marking
   // the verification's delivery failed, as take_due_deliveries would) and jobs whose

@@ -121,6 +121,10 @@ class FakeStore final : public store::Store {
     return unavailable();
   }
   Result<std::size_t> sweep(core::TimePoint, core::Seconds) override { return unavailable(); }
+  // The worker takes no tokens; answering "allowed" keeps any other caller unthrottled.
+  Result<store::TokenOutcome> take_token(const store::TokenRequest&) override {
+    return store::TokenOutcome{};
+  }
 
   Result<std::vector<store::DeliveryJob>> take_due_deliveries(
       core::TimePoint now, std::size_t max, core::TimePoint lease_until) override {
@@ -235,6 +239,9 @@ class RecordingStore final : public store::Store {
   }
   Result<std::size_t> sweep(core::TimePoint now, core::Seconds horizon) override {
     return inner_.sweep(now, horizon);
+  }
+  Result<store::TokenOutcome> take_token(const store::TokenRequest& r) override {
+    return inner_.take_token(r);
   }
   Result<std::vector<store::DeliveryJob>> take_due_deliveries(
       core::TimePoint now, std::size_t max, core::TimePoint lease_until) override {
