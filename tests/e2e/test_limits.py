@@ -42,7 +42,6 @@ def test_failure_budget_spans_codes(stack):
     assert_json(api.verify({"id": b3["id"], "code": c3}), 200)
 
 
-@pytest.mark.xfail(strict=True, reason="enforced by the abuse-resistance issue (#3), not built yet")
 def test_tenant_send_rate_bucket(stack):
     srv = stack.otpd(overrides={"tenants": {"acme": {"send_rate_per_second": 0.05}}})
     api = srv.api("acme")
@@ -73,7 +72,6 @@ def sms_stack(stack):
     return make, twilio
 
 
-@pytest.mark.xfail(strict=True, reason="enforced by the abuse-resistance issue (#3), not built yet")
 def test_daily_cap_per_channel(sms_stack):
     make, _ = sms_stack
     srv = make(daily_send_cap={"sms": 2})
@@ -100,7 +98,6 @@ def test_sms_allow_and_deny_prefixes(sms_stack):
     assert not any(t in sent_to for t in ("+33612345678", "+447911123456", "+19005550123")), sent_to
 
 
-@pytest.mark.xfail(strict=True, reason="enforced by the abuse-resistance issue (#3), not built yet")
 def test_sms_prefix_velocity(sms_stack):
     make, _ = sms_stack
     srv = make(sms_sends_per_prefix_per_minute=3)
@@ -114,7 +111,6 @@ def test_sms_prefix_velocity(sms_stack):
     send_ok(api, new_phone())
 
 
-@pytest.mark.xfail(strict=True, reason="enforced by the abuse-resistance issue (#3), not built yet")
 def test_per_key_request_rate(stack):
     srv = stack.otpd(overrides={"tenants": {"acme": {"requests_per_second_per_key": 1}}})
     api = srv.api("acme")
