@@ -117,3 +117,12 @@ def test_rate_limit_is_429_too_many_requests(compat):
 def test_compat_disabled_by_default(server):
     r = server.anon().get("/otp?email=" + new_email())
     assert r.status == 404, r
+
+
+def test_send_without_query_string_is_refused_and_server_survives(compat):
+    # Found by fuzz_router: a target with no '?' once crashed the process in parse_query.
+    srv, api, hook = compat
+    for target in ("/otp", "/otp?", "/otp?email="):
+        r = api.get(target)
+        assert r.status == 400, (target, r)
+    assert api.get("/healthz").status == 200
