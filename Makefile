@@ -4,6 +4,10 @@ PRESET ?= default
 CONFIG ?= config/otpd.sample.toml
 BUILD_DIR = $(if $(filter default,$(PRESET)),build,build-$(PRESET))
 JOBS ?= $(shell nproc)
+# ccache keys on paths relative to the checkout, so a fresh clone elsewhere (CI) reuses
+# what an earlier build compiled.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 
 .PHONY: all deps build run test test-asan test-tsan check-format lint-openapi clean
 
@@ -46,3 +50,59 @@ check-format:
 
 clean:
 	rm -rf build build-asan build-tsan
+
+# ---- Benchmarks (docs/performance.md). Never part of `make test`: nothing is timed there.
+# `bench` builds the optimised otpd and the microbenchmarks (Release, in build-bench/), runs
+# both and rewrites the generated part of docs/performance.md. `bench-short` is the CI smoke
+# run of the same harness (2 s per scenario); it writes build-bench/performance-short.md.
+BENCH_DIR = build-bench
+BENCH_OTPD = $(BUILD_DIR)/bin/otpd
+MICRO = $(BENCH_DIR)/bin/otpd_micro
+# The store otpd runs on (bench/run.py --store; only sqlite exists so far).
+BENCH_STORE ?= sqlite
+# More bench/run.py options, e.g. BENCH_ARGS="--wait-quiet 300" on a shared machine.
+BENCH_ARGS ?=
+
+.PHONY: bench bench-short bench-build
+
+# -Wno-restrict: GCC 12 at -O3 reports a false -Wrestrict inside std::string's operator+
+# (GCC bug 105651); the default build (-O2) keeps the warning.
+bench-build: build
+	@./scripts/install-deps --bench
+	@cmake -S . -B $(BENCH_DIR) -G Ninja -DOTPD_BUILD_BENCH=ON -DOTPD_BUILD_TESTS=OFF \
+	  -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS=-Wno-restrict > /dev/null
+	@cmake --build $(BENCH_DIR) --target otpd_micro -j $(JOBS)
+
+bench: bench-build
+	$(MICRO) --benchmark_min_time=0.2 --benchmark_out=$(BENCH_DIR)/micro.json \
+	  --benchmark_out_format=json
+	/usr/bin/python3 bench/run.py --otpd $(BENCH_OTPD) --store $(BENCH_STORE) \
+	  --out docs/performance.md --micro-json $(BENCH_DIR)/micro.json \
+	  --micro-command "$(MICRO) --benchmark_min_time=0.2" $(BENCH_ARGS)
+
+bench-short: bench-build
+	$(MICRO) --benchmark_min_time=0.01 --benchmark_out=$(BENCH_DIR)/micro-short.json \
+	  --benchmark_out_format=json
+	/usr/bin/python3 bench/run.py --short --otpd $(BENCH_OTPD) --store $(BENCH_STORE) \
+	  --out $(BENCH_DIR)/performance-short.md --micro-json $(BENCH_DIR)/micro-short.json \
+	  --micro-command "$(MICRO) --benchmark_min_time=0.01" $(BENCH_ARGS)
+
+# ---- Fuzzing (tests/fuzz/README.md). Never part of `make test`. `fuzz` builds the libFuzzer
+# targets (clang, ASan + UBSan, in build-fuzz/) and runs each for FUZZ_SECONDS on a working
+# copy of its seed corpus (build-fuzz/corpus-work/); crash inputs land in build-fuzz/artifacts/
+# and make the run fail. `fuzz-short` is the CI pass: 10 s per target.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= fuzz_router fuzz_json_body fuzz_config fuzz_recipient_code
+
+.PHONY: fuzz fuzz-short fuzz-build
+
+fuzz-build:
+	@./scripts/install-deps --test
+	@cmake --preset fuzz > /dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) ./tests/fuzz/run.sh $(FUZZ_TARGETS)
+
+fuzz-short:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10

@@ -15,9 +15,7 @@ class TimeSource {
 
 class SystemTimeSource final : public TimeSource {
  public:
-  TimePoint now() const override {
-    return std::chrono::time_point_cast<Millis>(Clock::now());
-  }
+  TimePoint now() const override { return std::chrono::time_point_cast<Millis>(Clock::now()); }
 };
 
 // A clock that only moves when told to. Thread-safe.

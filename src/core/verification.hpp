@@ -24,13 +24,13 @@ struct Verification {
   ChannelKind channel = ChannelKind::kConsole;
   Alphabet alphabet = Alphabet::kDigits;
   int code_length = 6;
-  std::string code_hash;  // hex HMAC, see Keyring::code_hash
+  std::string code_hash;             // hex HMAC, see Keyring::code_hash
   Status status = Status::kPending;  // as stored: never kExpired
-  int attempts = 0;       // wrong checks counted against this code
+  int attempts = 0;                  // wrong checks counted against this code
   int max_attempts = 5;
   TimePoint created_at;
   TimePoint expires_at;
-  TimePoint resend_at;    // when a new send to this recipient stops being held back
+  TimePoint resend_at;  // when a new send to this recipient stops being held back
   std::optional<TimePoint> approved_at;
   TimePoint delete_after;  // expires_at + retention: the store's TTL
   DeliveryStatus delivery = DeliveryStatus::kQueued;
