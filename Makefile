@@ -40,7 +40,7 @@ test-tsan:
 	TSAN_OPTIONS=halt_on_error=1 ctest --preset tsan -j $(JOBS) -L 'store|unit'
 
 lint-openapi:
-	@if command -v node > /dev/null && node -e 'process.exit(+process.versions.node.split(".")[0] < 20)'; then \
+	@if command -v node > /dev/null && node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)'; then \
 	  ./scripts/lint-openapi; \
 	else echo "lint-openapi: skipped (needs Node.js >= 20 for @redocly/cli)"; fi
 
