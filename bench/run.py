@@ -580,6 +580,11 @@ class Bench:
         self.tags = 0
         self.seconds = opts.duration
         self.store_desc = ""
+        # What is measured, taken now: others may commit while the run goes on.
+        self.rev = sh(["git", "rev-parse", "--short", "HEAD"])
+        self.dirty = bool(sh(["git", "status", "--porcelain", "--", "src", "CMakeLists.txt"]))
+        self.built = datetime.datetime.fromtimestamp(
+            os.path.getmtime(opts.otpd), datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         self.otpd_threads = 0
         self.config_sample = ""
         self.waited: list[float] = []
@@ -873,8 +878,6 @@ def report(b: Bench, opts, command: str, micro: str) -> tuple[str, str]:
                             "; ".join(notes) or ""])
 
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    rev = sh(["git", "rev-parse", "--short", "HEAD"])
-    dirty = sh(["git", "status", "--porcelain", "--", "src", "CMakeLists.txt"])
     load = open("/proc/loadavg").read().split()[:3]
     mode = "short (CI smoke run: figures are not meaningful)" if opts.short else "full"
     lines = [
@@ -885,8 +888,8 @@ def report(b: Bench, opts, command: str, micro: str) -> tuple[str, str]:
         f"| machine | {os.cpu_count()} CPUs (`nproc` {sh(['nproc'])}), {cpu_model()}, "
         f"Linux {platform.release()} |",
         f"| load average at the end | {' '.join(load)} |",
-        f"| otpd | `{opts.otpd}` at git {rev}"
-        + (" + uncommitted changes in src/" if dirty else "") + " |",
+        f"| otpd | `{opts.otpd}` built {b.built}; git {b.rev}"
+        + (" + uncommitted changes in src/" if b.dirty else "") + " when the run started |",
         f"| store | `--store {opts.store}`: {b.store_desc} |",
         f"| otpd process | {b.otpd_threads} threads (config `threads = 0`: one I/O thread per "
         f"core); tenant config below |",
