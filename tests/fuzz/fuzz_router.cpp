@@ -30,8 +30,10 @@ constexpr std::size_t kMaxRequests = 24;
 constexpr const char* kEmails[] = {"alice@example.com", " Bob.Smith+tag@Example.ORG ",
                                    "carol@example.co.uk", "d@xn--p1ai.xn--p1ai",
                                    "eve@sub.domain.example"};
+// Several +1 numbers: beta's per-prefix velocity limit counts distinct recipients.
 constexpr const char* kPhones[] = {"+14155550100", "+447700900123",  "+19005550100",
-                                   "+33612345678", "+4915112345678", "+3725123456"};
+                                   "+33612345678", "+4915112345678", "+3725123456",
+                                   "+12025550123", "+13105550199",   "+16175550111"};
 constexpr const char* kMethods[] = {"GET",     "POST",  "HEAD", "PUT", "DELETE",
                                     "OPTIONS", "PATCH", "get",  ""};
 constexpr const char* kTargets[] = {
