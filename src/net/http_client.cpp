@@ -342,7 +342,6 @@ asio::awaitable<Outcome> exchange(std::shared_ptr<Connection> connection, Target
 struct HttpClient::Impl {
   explicit Impl(asio::any_io_executor executor)
       : executor(std::move(executor)), tls(ssl::context::tls_client) {
-    tls.set_default_verify_paths();
     tls.set_verify_mode(ssl::verify_peer);
     SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_2_VERSION);
   }
@@ -369,7 +368,15 @@ struct HttpClient::Impl {
   }
 
   asio::any_io_executor executor;
+  // The TLS context with the system's trust store, loaded on first use: reading the CA
+  // bundle was most of otpd's start-up time, and many deployments never make an https call.
+  ssl::context& tls_context() {
+    std::call_once(trust_loaded, [this] { tls.set_default_verify_paths(); });
+    return tls;
+  }
+
   ssl::context tls;  // declared before the pool: its streams must go first
+  std::once_flag trust_loaded;
   std::mutex mutex;
   std::unordered_map<std::string, std::vector<std::shared_ptr<Connection>>>
       idle;  // guarded by mutex
@@ -394,7 +401,8 @@ boost::asio::awaitable<HttpResponse> HttpClient::send(HttpRequest request) {
           attempt == 0 ? impl_->take_idle(target->origin) : nullptr;
       const bool reused = connection != nullptr;
       if (!connection)
-        connection = std::make_shared<Connection>(impl_->executor, target->tls, impl_->tls);
+        connection = std::make_shared<Connection>(impl_->executor, target->tls,
+                                                  target->tls ? impl_->tls_context() : impl_->tls);
       const auto executor = connection->strand;
       Outcome outcome = co_await asio::co_spawn(
           executor, exchange(connection, *target, *message, deadline, reused), asio::use_awaitable);

@@ -506,15 +506,18 @@ class HttpClientTlsTest : public HttpClientTest {
                   ("otpd-net-test-" + std::to_string(::getpid()) + ".pem");
     std::ofstream(trust_file_) << credentials_.certificate_pem;
   }
-  void TearDown() override { std::filesystem::remove(trust_file_); }
+  void TearDown() override {
+    ::unsetenv("SSL_CERT_FILE");
+    std::filesystem::remove(trust_file_);
+  }
 
   // A client whose trust store also holds the test certificate, through the standard
   // OpenSSL variable rather than any switch in the client.
+  // The client reads the trust store on its first https request, so the variable stays set
+  // until the test ends.
   std::unique_ptr<HttpClient> trusting_client() {
     ::setenv("SSL_CERT_FILE", trust_file_.c_str(), 1);
-    auto client = std::make_unique<HttpClient>(io_.get_executor());
-    ::unsetenv("SSL_CERT_FILE");
-    return client;
+    return std::make_unique<HttpClient>(io_.get_executor());
   }
 
   Credentials credentials_;
