@@ -601,11 +601,13 @@ Result<WindowCount> read_window(Statement& st) {
 
 }  // namespace
 
-Result<std::optional<Verification>> SqliteStore::select_verification(
-    const core::TenantId& tenant, const core::VerificationId& id) {
-  auto st = statement(Sql::kSelectVerification);
+namespace {
+// The first row of a verification query whose two parameters are tenant and `key`.
+Result<std::optional<Verification>> first_verification(Result<Statement> st,
+                                                       const std::string& tenant,
+                                                       const std::string& key) {
   if (!st) return st.error();
-  st->bind(1, tenant.str()).bind(2, id.str());
+  st->bind(1, tenant).bind(2, key);
   auto row = st->step();
   if (!row) return row.error();
   if (!*row) return std::optional<Verification>();
@@ -613,18 +615,16 @@ Result<std::optional<Verification>> SqliteStore::select_verification(
   if (!v) return v.error();
   return std::optional<Verification>(std::move(*v));
 }
+}  // namespace
+
+Result<std::optional<Verification>> SqliteStore::select_verification(
+    const core::TenantId& tenant, const core::VerificationId& id) {
+  return first_verification(statement(Sql::kSelectVerification), tenant.str(), id.str());
+}
 
 Result<std::optional<Verification>> SqliteStore::select_newest(
     const core::TenantId& tenant, const core::RecipientHash& recipient) {
-  auto st = statement(Sql::kSelectNewest);
-  if (!st) return st.error();
-  st->bind(1, tenant.str()).bind(2, recipient.str());
-  auto row = st->step();
-  if (!row) return row.error();
-  if (!*row) return std::optional<Verification>();
-  auto v = read_verification(*st);
-  if (!v) return v.error();
-  return std::optional<Verification>(std::move(*v));
+  return first_verification(statement(Sql::kSelectNewest), tenant.str(), recipient.str());
 }
 
 Result<void> SqliteStore::update_state(const Verification& v) {
