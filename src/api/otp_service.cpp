@@ -348,6 +348,10 @@ Response OtpService::start(const config::TenantConfig& tenant, const SendInput& 
                                "too many codes were sent to this country prefix recently");
   }
 
+  // The job goes straight to this process's worker, leased as if it had taken it, so the
+  // worker need not fetch it back from the store (one transaction fewer per send).
+  const bool hand_over = notifier_ != nullptr && notifier_->accepting();
+  if (hand_over) start_request.delivery_leased_until = now + notifier_->lease();
   auto outcome = store_.start(start_request);
   if (!outcome) {
     release();
@@ -390,7 +394,19 @@ Response OtpService::start(const config::TenantConfig& tenant, const SendInput& 
                                      {"to", stored.masked_to},
                                      {"channel", channel_label},
                                      {"superseded", outcome->superseded.has_value()}});
-  if (notifier_) notifier_->notify();
+  if (hand_over) {
+    store::DeliveryJob job;
+    job.tenant = stored.tenant;
+    job.id = stored.id;
+    job.channel = stored.channel;
+    job.sealed = std::move(start_request.sealed_delivery);
+    job.expires_at = stored.expires_at;
+    // Refused only when the worker began stopping meanwhile: the job then waits out its
+    // lease in the store and is delivered after the restart.
+    (void)notifier_->take_over(std::move(job));
+  } else if (notifier_) {
+    notifier_->notify();
+  }
   return response;
 }
 

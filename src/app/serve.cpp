@@ -201,7 +201,8 @@ int serve(const ServeOptions& options) {
     asio::steady_timer drain_timer(io);
     const auto drain_deadline = std::make_shared<std::chrono::steady_clock::time_point>();
     std::function<void()> wait_for_drain = [&] {
-      if (server.open_connections() == 0 || std::chrono::steady_clock::now() > *drain_deadline) {
+      const bool drained = server.open_connections() == 0 && worker.idle();
+      if (drained || std::chrono::steady_clock::now() > *drain_deadline) {
         io.stop();
         return;
       }

@@ -14,9 +14,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cmath>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <mutex>
 #include <utility>
+#include <vector>
 
 #include "delivery/payload.hpp"
 #include "delivery/templates.hpp"
@@ -30,10 +32,7 @@ namespace {
 
 constexpr std::size_t kBatch = 64;        // jobs taken per round
 constexpr std::size_t kMaxInFlight = 64;  // attempts running at once
-// Long enough for one attempt (the webhook's timeout is 10 s) plus recording its outcome;
-// a worker that dies mid-attempt leaves the job to be taken again after it. Kept short
-// because that is how long a code in flight at a crash waits for its redelivery.
-constexpr core::Millis kLease{20000};
+constexpr core::Millis kLease = Worker::kLease;
 constexpr core::Millis kMaxStoreBackoff{30000};
 
 }  // namespace
@@ -90,6 +89,92 @@ struct Worker::Impl : std::enable_shared_from_this<Impl> {
   std::atomic<bool> pending_{false};
   std::atomic<std::size_t> in_flight_{0};
 
+  // Jobs handed over by the API while kMaxInFlight attempts were running; the loop starts
+  // them before it takes anything from the store.
+  mutable std::mutex handed_mu_;
+  std::deque<store::DeliveryJob> handed_;  // GUARDED_BY(handed_mu_)
+
+  // Outcomes waiting to be written (group commit): the first one arms a kFinishDelay
+  // timer, and whatever has joined by then is written in one finish_deliveries call.
+  mutable std::mutex finish_mu_;
+  struct Finished {
+    store::FinishedDelivery done;
+    core::ChannelKind channel;
+    int attempt;
+  };
+  std::vector<Finished> finished_;  // GUARDED_BY(finish_mu_)
+  bool flush_armed_ = false;        // GUARDED_BY(finish_mu_)
+  std::size_t flushing_ = 0;        // GUARDED_BY(finish_mu_); batches being written
+
+  bool take_over(store::DeliveryJob job) {
+    if (stopping_) return false;
+    {
+      std::lock_guard lock(handed_mu_);
+      // Behind jobs already waiting, or past the cap: the loop starts it when there is room.
+      if (!handed_.empty() || in_flight_.load() >= kMaxInFlight) {
+        handed_.push_back(std::move(job));
+        wake();
+        return true;
+      }
+      ++in_flight_;
+    }
+    asio::co_spawn(io_, attempt(shared_from_this(), std::move(job)), asio::detached);
+    return true;
+  }
+
+  // Starts handed-over jobs while there is room; returns how many slots are left.
+  std::size_t start_handed(const std::shared_ptr<Impl>& self) {
+    std::lock_guard lock(handed_mu_);
+    while (!handed_.empty() && in_flight_.load() < kMaxInFlight) {
+      ++in_flight_;
+      asio::co_spawn(io_, attempt(self, std::move(handed_.front())), asio::detached);
+      handed_.pop_front();
+    }
+    if (!handed_.empty()) return 0;
+    return kMaxInFlight - std::min(kMaxInFlight, in_flight_.load());
+  }
+
+  bool idle() const {
+    std::scoped_lock lock(handed_mu_, finish_mu_);
+    return in_flight_.load() == 0 && handed_.empty() && finished_.empty() && flushing_ == 0;
+  }
+
+  void record_outcome(const store::DeliveryJob& job, core::DeliveryStatus outcome) {
+    bool arm = false;
+    {
+      std::lock_guard lock(finish_mu_);
+      finished_.push_back({{job.tenant, job.id, outcome}, job.channel, job.attempts + 1});
+      arm = !std::exchange(flush_armed_, true);
+    }
+    if (!arm) return;
+    auto timer = std::make_shared<asio::steady_timer>(io_, kFinishDelay);
+    timer->async_wait(
+        [self = shared_from_this(), timer](boost::system::error_code) { self->flush_outcomes(); });
+  }
+
+  void flush_outcomes() {
+    std::vector<Finished> batch;
+    {
+      std::lock_guard lock(finish_mu_);
+      batch.swap(finished_);
+      flush_armed_ = false;
+      ++flushing_;
+    }
+    std::vector<store::FinishedDelivery> done;
+    done.reserve(batch.size());
+    for (const auto& f : batch) done.push_back(f.done);
+    auto r = store_.finish_deliveries(done);
+    if (r.has_error()) {
+      // The jobs stay leased and are delivered again once the lease ends: a duplicate
+      // message rather than a lost one.
+      for (const auto& f : batch) {
+        log_store_error(f.done.tenant, f.done.id, f.channel, "finish_deliveries", r.error());
+      }
+    }
+    std::lock_guard lock(finish_mu_);
+    --flushing_;
+  }
+
   void wake() {
     pending_ = true;
     asio::post(strand_, [self = shared_from_this()] { self->timer_.cancel(); });
@@ -120,7 +205,7 @@ struct Worker::Impl : std::enable_shared_from_this<Impl> {
       bool store_failed = false;
       bool maybe_more = false;
       try {
-        const std::size_t room = kMaxInFlight - std::min(kMaxInFlight, in_flight_.load());
+        const std::size_t room = start_handed(self);
         if (room > 0) {
           const auto now = clock_.now();
           const std::size_t max = std::min(kBatch, room);
@@ -158,6 +243,14 @@ struct Worker::Impl : std::enable_shared_from_this<Impl> {
       }
       co_await sleep(poll_, true);
     }
+    // Jobs handed over before the stop were accepted sends: start them now, past the cap,
+    // rather than leave them to wait out their lease after a restart.
+    std::lock_guard lock(handed_mu_);
+    for (auto& job : handed_) {
+      ++in_flight_;
+      asio::co_spawn(io_, attempt(self, std::move(job)), asio::detached);
+    }
+    handed_.clear();
   }
 
   static asio::awaitable<void> attempt(std::shared_ptr<Impl> self, store::DeliveryJob job) {
@@ -175,11 +268,12 @@ struct Worker::Impl : std::enable_shared_from_this<Impl> {
     if (self->in_flight_-- == kMaxInFlight) self->wake();
   }
 
-  void log_store_error(const store::DeliveryJob& job, const char* op,
-                       const boost::system::error_code& ec) const {
-    obs::error("could not record delivery outcome", {{"tenant", job.tenant.str()},
-                                                     {"id", job.id.str()},
-                                                     {"channel", core::to_string(job.channel)},
+  static void log_store_error(const core::TenantId& tenant, const core::VerificationId& id,
+                              core::ChannelKind channel, const char* op,
+                              const boost::system::error_code& ec) {
+    obs::error("could not record delivery outcome", {{"tenant", tenant.str()},
+                                                     {"id", id.str()},
+                                                     {"channel", core::to_string(channel)},
                                                      {"op", op},
                                                      {"error", ec.message()}});
   }
@@ -191,8 +285,7 @@ struct Worker::Impl : std::enable_shared_from_this<Impl> {
                                   {"attempt", job.attempts + 1},
                                   {"detail", detail}});
     count(job.channel, "failed");
-    auto r = store_.finish_delivery(job.tenant, job.id, core::DeliveryStatus::kFailed);
-    if (r.has_error()) log_store_error(job, "finish_delivery", r.error());
+    record_outcome(job, core::DeliveryStatus::kFailed);
   }
 
   asio::awaitable<void> deliver(const store::DeliveryJob& job) {
@@ -246,8 +339,7 @@ struct Worker::Impl : std::enable_shared_from_this<Impl> {
                                     {"attempt", job.attempts + 1},
                                     {"detail", result.detail}});
         count(job.channel, "sent");
-        auto r = store_.finish_delivery(job.tenant, job.id, core::DeliveryStatus::kSent);
-        if (r.has_error()) log_store_error(job, "finish_delivery", r.error());
+        record_outcome(job, core::DeliveryStatus::kSent);
         break;
       }
       case AttemptResult::kPermanent:
@@ -273,7 +365,9 @@ struct Worker::Impl : std::enable_shared_from_this<Impl> {
                    {"detail", result.detail}});
         count(job.channel, "retry");
         auto r = store_.retry_delivery(job.tenant, job.id, next);
-        if (r.has_error()) log_store_error(job, "retry_delivery", r.error());
+        if (r.has_error()) {
+          log_store_error(job.tenant, job.id, job.channel, "retry_delivery", r.error());
+        }
         break;
       }
     }
@@ -299,5 +393,11 @@ void Worker::stop() {
 }
 
 void Worker::notify() { impl_->wake(); }
+
+bool Worker::accepting() const { return !impl_->stopping_; }
+
+bool Worker::take_over(store::DeliveryJob job) { return impl_->take_over(std::move(job)); }
+
+bool Worker::idle() const { return impl_->idle(); }
 
 }  // namespace otpd::delivery

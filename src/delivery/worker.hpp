@@ -18,12 +18,19 @@
 
 namespace otpd::delivery {
 
-// Tells the worker there is new work, so the first attempt happens at once rather than at
-// the next poll. Implemented by Worker; the API holds only this.
+// What the API tells the delivery worker. Implemented by Worker; the API holds only this.
 class Notifier {
  public:
   virtual ~Notifier() = default;
+  // There is new work in the store's queue: look now rather than at the next poll.
   virtual void notify() = 0;
+  // Whether take_over would take a job now (false once stopping). The API asks before it
+  // stores a send, since the answer decides whether the stored job starts out leased.
+  virtual bool accepting() const = 0;
+  // A job just stored with delivery_leased_until = now + lease(): deliver it without
+  // fetching it from the store. False when stopping; the job then waits out its lease.
+  virtual bool take_over(store::DeliveryJob job) = 0;
+  virtual core::Millis lease() const = 0;
 };
 
 // Channels by tenant name and kind.
@@ -40,6 +47,14 @@ struct WorkerCounters {
 class Worker final : public Notifier {
  public:
   static constexpr core::Millis kDefaultPollInterval{1000};
+  // How long a taken job stays hidden from other workers. Long enough for one attempt (the
+  // webhook's timeout is 10 s) plus recording its outcome; a worker that dies mid-attempt
+  // leaves the job to be taken again after it. Kept short because that is how long a code
+  // in flight at a crash waits for its redelivery.
+  static constexpr core::Millis kLease{20000};
+  // Outcomes are written to the store in batches, one commit per batch: an outcome waits
+  // at most this long for others to join it.
+  static constexpr core::Millis kFinishDelay{2};
 
   // Everything passed by reference must outlive the io_context's last handler, not just the
   // Worker: attempts still in flight after stop() use them. `poll_interval` bounds how long
@@ -55,6 +70,12 @@ class Worker final : public Notifier {
   // Stops taking new jobs; attempts in flight finish. Safe from any thread.
   void stop();
   void notify() override;  // safe from any thread
+  bool accepting() const override;
+  bool take_over(store::DeliveryJob job) override;  // safe from any thread
+  core::Millis lease() const override { return kLease; }
+  // No attempt running, none handed over and waiting, no outcome left to write: after
+  // stop(), the moment the process may exit without redelivering anything.
+  bool idle() const;
 
  private:
   struct Impl;

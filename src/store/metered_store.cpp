@@ -76,6 +76,9 @@ Result<void> MeteredStore::finish_delivery(const core::TenantId& tenant,
                                            core::DeliveryStatus outcome) {
   return timed("finish_delivery", [&] { return inner_.finish_delivery(tenant, id, outcome); });
 }
+Result<void> MeteredStore::finish_deliveries(const std::vector<FinishedDelivery>& done) {
+  return timed("finish_deliveries", [&] { return inner_.finish_deliveries(done); });
+}
 Result<void> MeteredStore::retry_delivery(const core::TenantId& tenant,
                                           const core::VerificationId& id,
                                           core::TimePoint next_attempt) {

@@ -38,6 +38,7 @@ class MeteredStore final : public Store {
                                                        core::TimePoint lease_until) override;
   Result<void> finish_delivery(const core::TenantId& tenant, const core::VerificationId& id,
                                core::DeliveryStatus outcome) override;
+  Result<void> finish_deliveries(const std::vector<FinishedDelivery>& done) override;
   Result<void> retry_delivery(const core::TenantId& tenant, const core::VerificationId& id,
                               core::TimePoint next_attempt) override;
   Result<std::size_t> delivery_queue_depth() override;

@@ -35,4 +35,13 @@ boost::system::error_code make_error(StoreErrc e) {
   return boost::system::error_code(static_cast<int>(e), store_category());
 }
 
+Result<void> Store::finish_deliveries(const std::vector<FinishedDelivery>& done) {
+  Result<void> first_failure;
+  for (const auto& d : done) {
+    auto r = finish_delivery(d.tenant, d.id, d.outcome);
+    if (!r && first_failure) first_failure = r;
+  }
+  return first_failure;
+}
+
 }  // namespace otpd::store

@@ -48,8 +48,12 @@ struct StartRequest {
   int resend_cooldown_seconds = 30;  // base cooldown; doubles with each send in the window
   int max_sends_per_window = 5;
   int send_window_seconds = 600;
-  // The delivery queue entry, already sealed (Keyring::seal); it becomes due at once.
+  // The delivery queue entry, already sealed (Keyring::seal); it becomes due at once,
+  // unless the caller hands the job to a worker itself (skipping take_due_deliveries): then
+  // it is leased until `delivery_leased_until`, as if taken now, and becomes due again only
+  // if that worker has not finished it by then (it died).
   std::string sealed_delivery;
+  std::optional<core::TimePoint> delivery_leased_until;
   // Further limits on accepted sends (daily cap per channel, velocity per phone prefix).
   // Checked after the cooldown and the per-recipient window; a full one refuses the send
   // with kCounterLimit and changes nothing; otherwise each is incremented with the send.
@@ -140,6 +144,13 @@ struct DeliveryJob {
   core::TimePoint expires_at;
 };
 
+// The final outcome of one job, for finish_deliveries.
+struct FinishedDelivery {
+  core::TenantId tenant;
+  core::VerificationId id;
+  core::DeliveryStatus outcome = core::DeliveryStatus::kSent;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -193,6 +204,10 @@ class Store {
   // with its sealed payload.
   virtual Result<void> finish_delivery(const core::TenantId& tenant, const core::VerificationId& id,
                                        core::DeliveryStatus outcome) = 0;
+  // finish_delivery for several jobs, which a backend may write together (one commit for
+  // the lot). On failure none, some or all may be recorded; each is idempotent, so the
+  // caller may retry them all. The default records them one by one.
+  virtual Result<void> finish_deliveries(const std::vector<FinishedDelivery>& done);
   // A transient failure: try again at `next_attempt`, counting this attempt.
   virtual Result<void> retry_delivery(const core::TenantId& tenant, const core::VerificationId& id,
                                       core::TimePoint next_attempt) = 0;

@@ -3,10 +3,12 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "store/sqlite/sqlite_store.hpp"
 #include "store_conformance.hpp"
@@ -276,6 +278,46 @@ TEST(SqliteStore, UsesWriteAheadLogging) {
   auto store = SqliteStore::open(file).value();
   ASSERT_TRUE(store->init_schema());
   EXPECT_EQ(RawConnection(file).text("PRAGMA journal_mode"), "wal");
+}
+
+// Nobody calls a checkpoint and SQLite's auto-checkpoint is off: the background thread
+// copies the WAL into the file, so the WAL is reused instead of growing with every write.
+TEST(SqliteStore, TheWalIsCheckpointedInTheBackground) {
+  TempDir dir;
+  const fs::path file = dir.path() / "checkpoint.db";
+  const fs::path wal = dir.path() / "checkpoint.db-wal";
+  auto store = SqliteStore::open(file.string()).value();
+  ASSERT_TRUE(store->init_schema());
+  const auto file_size_at_start = fs::file_size(file);
+
+  // Past the 1000-page threshold (4 KiB pages), one start at a time as requests would.
+  int n = 0;
+  auto write_past_threshold = [&] {
+    const auto limit = n + 20'000;
+    while (fs::file_size(wal) < 1000u * 4096u && n < limit) {
+      StartRequest r = simple_start("v" + std::to_string(n), kNow);
+      r.verification.recipient = core::RecipientHash("r" + std::to_string(n));
+      ASSERT_EQ(store->start(r).value().kind, StartOutcome::Kind::kStarted);
+      ++n;
+    }
+  };
+  write_past_threshold();
+  const auto first_round = n;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (fs::file_size(file) == file_size_at_start && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GT(fs::file_size(file), file_size_at_start) << "nothing was copied into the file";
+
+  // As many writes again: once checkpointed, the WAL starts over from its beginning.
+  for (int i = 0; i < first_round; ++i) {
+    StartRequest r = simple_start("w" + std::to_string(i), kNow);
+    r.verification.recipient = core::RecipientHash("s" + std::to_string(i));
+    ASSERT_EQ(store->start(r).value().kind, StartOutcome::Kind::kStarted);
+  }
+  EXPECT_LT(fs::file_size(wal), 3u * 1000u * 4096u);
+  EXPECT_EQ(RawConnection(file.string()).text("SELECT count(*) FROM verifications"),
+            std::to_string(2 * first_round));
 }
 
 TEST(SqliteStore, NotADatabaseIsCorrupt) {

@@ -941,6 +941,40 @@ TEST_P(StoreConformance, FinishRecordsTheOutcomeAndDropsThePayload) {
   EXPECT_EQ(check(sent, "123456", kT0 + seconds(121)).kind, Check::kApproved);
 }
 
+// A send whose job goes straight to a worker: queued (durable) but leased from the start.
+TEST_P(StoreConformance, AJobHandedOverAtStartIsLeasedUntilItsLeaseEnds) {
+  StartRequest request = start_request(kTenant, kAlice, kT0);
+  request.delivery_leased_until = kT0 + seconds(20);
+  Verification v = started(request);
+  EXPECT_EQ(depth(), 1u);
+  EXPECT_EQ(stored(v).delivery, DeliveryStatus::kQueued);
+  EXPECT_TRUE(take(kT0).empty());
+  EXPECT_TRUE(take(kT0 + seconds(19)).empty());
+  auto jobs = take(kT0 + seconds(20));  // the worker it went to died
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].id, v.id);
+  EXPECT_EQ(jobs[0].attempts, 0);
+  EXPECT_EQ(jobs[0].sealed, request.sealed_delivery);
+}
+
+TEST_P(StoreConformance, FinishingSeveralAtOnceRecordsEachOutcome) {
+  Verification sent = started(kTenant, kAlice, kT0);
+  Verification failed = started(kTenant, kBob, kT0);
+  Verification waiting = started(kTenant, RecipientHash(std::string(64, 'c')), kT0);
+  ASSERT_EQ(take(kT0).size(), 3u);
+  ASSERT_TRUE(store_->finish_deliveries({}));
+  ASSERT_TRUE(store_->finish_deliveries(
+      {{kTenant, sent.id, DeliveryStatus::kSent}, {kTenant, failed.id, DeliveryStatus::kFailed}}));
+  EXPECT_EQ(stored(sent).delivery, DeliveryStatus::kSent);
+  EXPECT_EQ(stored(failed).delivery, DeliveryStatus::kFailed);
+  EXPECT_EQ(stored(waiting).delivery, DeliveryStatus::kQueued);
+  EXPECT_EQ(depth(), 1u);
+  // Idempotent: the same outcomes again (a retried batch) change nothing.
+  ASSERT_TRUE(store_->finish_deliveries({{kTenant, sent.id, DeliveryStatus::kSent}}));
+  EXPECT_EQ(stored(sent).delivery, DeliveryStatus::kSent);
+  EXPECT_EQ(depth(), 1u);
+}
+
 TEST_P(StoreConformance, ExpiredJobsAreDroppedAsFailed) {
   Verification v = started(kTenant, kAlice, kT0, {.ttl_seconds = 60});
   Verification live = started(kTenant, kBob, kT0 + seconds(30), {.ttl_seconds = 60});

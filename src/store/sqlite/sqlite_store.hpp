@@ -1,11 +1,13 @@
 // The standalone backend: the Store port on one embedded SQLite file in WAL mode.
 #pragma once
 
+#include <condition_variable>
 #include <cstddef>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "store/store.hpp"
@@ -26,6 +28,11 @@ class SqliteStatement;       // a borrowed prepared statement
 // on the same file (`otpd store init` next to a running server). SQLite failures come back
 // as kUnavailable (kCorrupt when the file is damaged or not a database); nothing is logged
 // here, the caller decides.
+//
+// Checkpoints (copying the WAL back into the database file, with its fdatasync) run on a
+// background thread with a connection of its own, never inside a request's commit: SQLite's
+// auto-checkpoint would run them in whichever commit crosses 1000 WAL pages, holding mu_
+// for the length of a disk flush while every other operation waits.
 //
 // Layout: times are integer Unix milliseconds, enums are their lower-case names, so the
 // file can be read with the sqlite3 shell (token counts are REAL). The schema version is
@@ -75,6 +82,8 @@ class SqliteStore final : public Store {
                                                        core::TimePoint lease_until) override;
   Result<void> finish_delivery(const core::TenantId& tenant, const core::VerificationId& id,
                                core::DeliveryStatus outcome) override;
+  // All in one transaction: one commit, one WAL append, however many jobs.
+  Result<void> finish_deliveries(const std::vector<FinishedDelivery>& done) override;
   Result<void> retry_delivery(const core::TenantId& tenant, const core::VerificationId& id,
                               core::TimePoint next_attempt) override;
   Result<std::size_t> delivery_queue_depth() override;
@@ -93,6 +102,12 @@ class SqliteStore final : public Store {
   using Statement = detail::SqliteStatement;
 
   explicit SqliteStore(sqlite3* db);
+
+  // Starts the checkpoint thread for the file at `path`; called once by open().
+  Result<void> start_checkpointer(const std::string& path);
+  void checkpoint_loop();
+  void checkpoint();  // takes mu_ for the last part
+  static int on_wal_commit(void* self, sqlite3* db, const char* name, int wal_pages);
 
   // The only two places that take mu_: every public method goes through one of them.
   // in_transaction runs `body` inside BEGIN IMMEDIATE ... COMMIT and rolls back when the
@@ -113,10 +128,20 @@ class SqliteStore final : public Store {
                                                           const core::RecipientHash& recipient);
   Result<void> update_state(const core::Verification& v);
   Result<void> delete_delivery(const core::TenantId& tenant, const core::VerificationId& id);
+  Result<void> record_delivery_outcome(const core::TenantId& tenant, const core::VerificationId& id,
+                                       core::DeliveryStatus outcome);
 
   std::mutex mu_;
   sqlite3* db_;                            // GUARDED_BY(mu_)
   std::vector<sqlite3_stmt*> statements_;  // GUARDED_BY(mu_); indexed by Sql, prepared lazily
+
+  // The checkpointer: woken by on_wal_commit when the WAL has grown past a threshold.
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_wanted_ = false;    // GUARDED_BY(checkpoint_mu_)
+  bool checkpoint_stopping_ = false;  // GUARDED_BY(checkpoint_mu_)
+  sqlite3* checkpoint_db_ = nullptr;  // used by the checkpoint thread only
+  std::thread checkpoint_thread_;
 };
 
 }  // namespace otpd::store

@@ -201,6 +201,8 @@ class RecordingStore final : public store::Store {
     std::lock_guard lock(mu_);
     return static_cast<int>(finished_.size());
   }
+  // How many finish_deliveries calls (batches) the outcomes came in.
+  int finish_batches() const { return finish_batches_.load(); }
 
   Result<void> init_schema() override { return inner_.init_schema(); }
   Result<void> check_schema(std::string* what) override { return inner_.check_schema(what); }
@@ -261,6 +263,13 @@ class RecordingStore final : public store::Store {
     finished_[id.str()] = outcome;
     return r;
   }
+  Result<void> finish_deliveries(const std::vector<store::FinishedDelivery>& done) override {
+    auto r = inner_.finish_deliveries(done);
+    ++finish_batches_;
+    std::lock_guard lock(mu_);
+    for (const auto& d : done) finished_[d.id.str()] = d.outcome;
+    return r;
+  }
   Result<void> retry_delivery(const core::TenantId& t, const core::VerificationId& id,
                               core::TimePoint next) override {
     auto r = inner_.retry_delivery(t, id, next);
@@ -274,6 +283,7 @@ class RecordingStore final : public store::Store {
   store::Store& inner_;
   std::atomic<int> takes_{0};
   std::atomic<int> fail_takes_{0};
+  std::atomic<int> finish_batches_{0};
   std::mutex mu_;
   std::vector<core::TimePoint> retries_;
   std::map<std::string, core::DeliveryStatus> finished_;
