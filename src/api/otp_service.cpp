@@ -457,29 +457,22 @@ Response OtpService::verify(const config::TenantConfig& tenant, const Request& r
     return problem(404, "not_found", "no pending verification matches");
   };
 
-  store::Result<std::optional<core::Verification>> found =
-      recipient ? store_.find_latest(tenant_id, keyring_.recipient_hash_candidates(
-                                                    tenant_id, recipient->normalized))
-                : store_.get(tenant_id, core::VerificationId(*id));
-  if (!found) return unavailable(found.error());
-  if (!*found) return not_found();
-  const core::Verification& record = **found;
-
-  const auto status = record.effective_status(now);
-  if (status == core::Status::kApproved || status == core::Status::kCanceled) return not_found();
-  auto normalized = core::normalize_code(*code, record.alphabet, record.code_length);
-  if (!normalized) {
-    count("malformed");
-    FieldErrors e;
-    e.add("code", "must be " + std::to_string(record.code_length) +
-                      (record.alphabet == core::Alphabet::kDigits ? " digits" : " characters"));
-    return e.response();
-  }
-
+  // One store step finds the verification, judges the code against it and counts the
+  // attempt: the code's expected alphabet and length come from the record, so the hashing
+  // happens inside the check rather than after a separate read.
   store::CheckRequest check;
   check.tenant = tenant_id;
-  check.id = record.id;
-  check.candidate_hashes = keyring_.code_hash_candidates(tenant_id, record.id, *normalized);
+  if (recipient) {
+    check.recipients = keyring_.recipient_hash_candidates(tenant_id, recipient->normalized);
+  } else {
+    check.id = core::VerificationId(*id);
+  }
+  check.hash_code =
+      [&](const core::Verification& record) -> std::optional<std::vector<std::string>> {
+    auto normalized = core::normalize_code(*code, record.alphabet, record.code_length);
+    if (!normalized) return std::nullopt;
+    return keyring_.code_hash_candidates(tenant_id, record.id, *normalized);
+  };
   check.now = now;
   check.failures_per_recipient_per_hour = tenant.policy.failures_per_recipient_per_hour;
   auto outcome = store_.check(check);
@@ -515,6 +508,13 @@ Response OtpService::verify(const config::TenantConfig& tenant, const Request& r
                      "too many wrong codes for this recipient; try again later",
                      {{"retry_after", seconds_ceil(outcome->retry_after)}},
                      seconds_ceil(outcome->retry_after));
+    case Kind::kMalformed: {
+      count("malformed");
+      FieldErrors e;
+      e.add("code", "must be " + std::to_string(after.code_length) +
+                        (after.alphabet == core::Alphabet::kDigits ? " digits" : " characters"));
+      return e.response();
+    }
     case Kind::kNotFound:
       return not_found();
   }

@@ -10,6 +10,7 @@
 
 #include <boost/system/result.hpp>
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -91,11 +92,22 @@ struct TokenOutcome {
 
 // ---- checking a code -----------------------------------------------------------------
 
+// Given the verification found, the hashes of the code typed as that verification expects
+// it (its alphabet and length: Keyring::code_hash_candidates of the normalised code), or
+// nullopt when the code cannot be one of its codes at all.
+using CodeHasher =
+    std::function<std::optional<std::vector<std::string>>(const core::Verification&)>;
+
 struct CheckRequest {
   core::TenantId tenant;
-  core::VerificationId id;
-  // Keyring::code_hash_candidates of the normalised code; a match with any is a match.
+  core::VerificationId id;  // the verification checked, unless `recipients` is given
+  // When not empty: check the newest verification of the first of these recipients that
+  // has one (as find_latest picks it) instead of `id`; lookup and check are one step.
+  std::vector<core::RecipientHash> recipients;
+  // A match with any is a match. Used when hash_code is empty; otherwise hash_code is
+  // asked once the verification is found (so the caller needs no read before the check).
   std::vector<std::string> candidate_hashes;
+  CodeHasher hash_code;
   core::TimePoint now;
   // Wrong checks allowed per recipient per hour across all its codes; 0 = no budget.
   int failures_per_recipient_per_hour = 0;
@@ -109,6 +121,8 @@ struct CheckOutcome {
     kExpired,          // pending or locked, but past expires_at: no attempt counted
     kNotFound,         // unknown id, approved or canceled
     kTooManyFailures,  // the recipient's failure budget is spent: no attempt counted
+    kMalformed,        // hash_code said the code cannot be one of this verification's
+                       // (pending, expired or locked): nothing counted, nothing changed
   };
   Kind kind = Kind::kNotFound;
   core::Verification verification;  // the state after the check (unset for kNotFound)

@@ -603,6 +603,62 @@ TEST_P(StoreConformance, NoCandidateIsAWrongCode) {
   EXPECT_EQ(store_->check(r).value().kind, Check::kInvalid);
 }
 
+// The hasher sees the verification the store found, so the caller needs no read first.
+TEST_P(StoreConformance, TheHasherIsAskedWithTheVerificationFound) {
+  Verification v = started(kTenant, kAlice, kT0);
+  CheckRequest r = check_request(v, "ignored", kT0 + seconds(1));
+  std::vector<std::string> seen;
+  r.hash_code = [&](const Verification& found) -> std::optional<std::vector<std::string>> {
+    seen.push_back(found.id.str());
+    return std::vector<std::string>{hash_of("123456")};
+  };
+  CheckOutcome c = store_->check(r).value();
+  EXPECT_EQ(c.kind, Check::kApproved);
+  EXPECT_EQ(seen, std::vector<std::string>{v.id.str()});
+  // Approved (and so single use): not found, and the hasher is not asked.
+  EXPECT_EQ(store_->check(r).value().kind, Check::kNotFound);
+  EXPECT_EQ(seen.size(), 1u);
+}
+
+TEST_P(StoreConformance, ACodeTheHasherRefusesIsMalformedAndCountsNothing) {
+  Verification v = started(kTenant, kAlice, kT0, {.max_attempts = 2});
+  CheckRequest r = check_request(v, "123456", kT0 + seconds(1), 1);
+  r.hash_code = [](const Verification&) -> std::optional<std::vector<std::string>> {
+    return std::nullopt;
+  };
+  for (int i = 0; i < 3; ++i) {
+    CheckOutcome c = store_->check(r).value();
+    EXPECT_EQ(c.kind, Check::kMalformed);
+    EXPECT_EQ(c.verification.id, v.id);
+  }
+  EXPECT_EQ(stored(v).attempts, 0);
+  EXPECT_EQ(stored(v).status, Status::kPending);
+  // Judged before the expiry, as a malformed code is judged before anything else.
+  r.now = kT0 + hours(2);
+  EXPECT_EQ(store_->check(r).value().kind, Check::kMalformed);
+  // Nor did it spend the recipient's failure budget of 1.
+  EXPECT_EQ(check(v, "123456", kT0 + seconds(2), 1).kind, Check::kApproved);
+}
+
+TEST_P(StoreConformance, CheckByRecipientChecksTheNewestOfTheFirstThatHasOne) {
+  Verification old = started(kTenant, kAlice, kT0);
+  StartOutcome newer = start(start_request(kTenant, kAlice, kT0 + seconds(60)));
+  ASSERT_EQ(newer.kind, StartOutcome::Kind::kStarted);
+  CheckRequest r = check_request(old, "123456", kT0 + seconds(61));
+  r.id = core::VerificationId("not-used");
+  r.recipients = {RecipientHash(std::string(64, 'e')), kAlice, kBob};
+  CheckOutcome c = store_->check(r).value();
+  EXPECT_EQ(c.kind, Check::kApproved);
+  EXPECT_EQ(c.verification.id, newer.verification.id);
+  EXPECT_EQ(stored(old).status, Status::kCanceled);
+  // Another tenant's recipient hash finds nothing here.
+  r.tenant = kOtherTenant;
+  EXPECT_EQ(store_->check(r).value().kind, Check::kNotFound);
+  r.tenant = kTenant;
+  r.recipients = {kBob};
+  EXPECT_EQ(store_->check(r).value().kind, Check::kNotFound);
+}
+
 TEST_P(StoreConformance, WrongCodesCountAttemptsThenLock) {
   Verification v = started(kTenant, kAlice, kT0, {.max_attempts = 3});
   CheckOutcome c = check(v, "000000", kT0 + seconds(1));

@@ -955,15 +955,37 @@ Result<CheckOutcome> SqliteStore::check(const CheckRequest& request) {
   return in_transaction([&]() -> Result<CheckOutcome> {
     const TimePoint now = request.now;
     CheckOutcome out;
-    auto found = select_verification(request.tenant, request.id);
+    Result<std::optional<Verification>> found = std::optional<Verification>();
+    if (request.recipients.empty()) {
+      found = select_verification(request.tenant, request.id);
+    } else {
+      for (const auto& recipient : request.recipients) {
+        found = select_newest(request.tenant, recipient);
+        if (!found || found->has_value()) break;
+      }
+    }
     if (!found) return found.error();
     if (!found->has_value()) return out;  // kNotFound
     Verification v = std::move(**found);
 
+    if (v.status == Status::kApproved || v.status == Status::kCanceled) {
+      return out;  // kNotFound: nothing pending, and an approved code is single use
+    }
+    std::optional<std::vector<std::string>> hashed;
+    if (request.hash_code) {
+      hashed = request.hash_code(v);
+      if (!hashed) {
+        out.kind = CheckOutcome::Kind::kMalformed;
+        out.verification = std::move(v);
+        return out;
+      }
+    }
+    const std::vector<std::string>& candidates = hashed ? *hashed : request.candidate_hashes;
+
     switch (v.status) {
       case Status::kApproved:
       case Status::kCanceled:
-        return out;  // kNotFound: nothing pending, and an approved code is single use
+        return out;  // handled above
       case Status::kMaxAttemptsReached:
         // PRODUCT.md orders expired before locked: a locked code past its expiry is expired.
         out.kind = now >= v.expires_at ? CheckOutcome::Kind::kExpired : CheckOutcome::Kind::kLocked;
@@ -996,7 +1018,7 @@ Result<CheckOutcome> SqliteStore::check(const CheckRequest& request) {
       }
     }
 
-    if (any_hash_matches(v.code_hash, request.candidate_hashes)) {
+    if (any_hash_matches(v.code_hash, candidates)) {
       v.status = Status::kApproved;
       v.approved_at = now;
       if (auto r = update_state(v); !r) return r.error();
