@@ -115,7 +115,7 @@ TEST(SqliteStore, ANewFileIsNewAndNeedsInit) {
   auto checked = store->check_schema(&missing);
   ASSERT_FALSE(checked);
   EXPECT_EQ(checked.error(), make_error(StoreErrc::kSchemaMissing));
-  EXPECT_EQ(missing, "schema version 0, expected 2: run `otpd store init`");
+  EXPECT_EQ(missing, "schema version 0, expected 3: run `otpd store init`");
   EXPECT_TRUE(store->ping());  // reachable, just empty
 
   // Operations before init answer an error, never crash.
@@ -139,13 +139,13 @@ TEST(SqliteStore, AForeignDatabaseIsNotNew) {
   EXPECT_FALSE(store->is_new_database().value());
   std::string missing;
   EXPECT_FALSE(store->check_schema(&missing));
-  EXPECT_EQ(missing, "schema version 0, expected 2: run `otpd store init`");
+  EXPECT_EQ(missing, "schema version 0, expected 3: run `otpd store init`");
 }
 
 TEST(SqliteStore, ANewerSchemaIsRefused) {
   TempDir dir;
   const std::string file = (dir.path() / "newer.db").string();
-  RawConnection(file).exec("PRAGMA user_version = 3");
+  RawConnection(file).exec("PRAGMA user_version = 4");
   auto store = SqliteStore::open(file).value();
   std::string missing;
   auto checked = store->check_schema(&missing);
@@ -155,7 +155,7 @@ TEST(SqliteStore, ANewerSchemaIsRefused) {
   auto init = store->init_schema();
   ASSERT_FALSE(init);
   EXPECT_EQ(init.error(), make_error(StoreErrc::kSchemaMissing));
-  EXPECT_EQ(RawConnection(file).text("PRAGMA user_version"), "3");
+  EXPECT_EQ(RawConnection(file).text("PRAGMA user_version"), "4");
 }
 
 // A file made by the previous otpd (schema 1: no counters, no buckets) is not current: serve
@@ -179,7 +179,7 @@ TEST(SqliteStore, AVersion1FileIsMigratedByInit) {
   auto checked = store->check_schema(&missing);
   ASSERT_FALSE(checked);
   EXPECT_EQ(checked.error(), make_error(StoreErrc::kSchemaMissing));
-  EXPECT_EQ(missing, "schema version 1, expected 2: run `otpd store init`");
+  EXPECT_EQ(missing, "schema version 1, expected 3: run `otpd store init`");
   // The new operations answer an error before the migration, never crash.
   auto early = store->take_token(TokenRequest{"send:acme", 1, 1, kNow});
   ASSERT_FALSE(early);
@@ -187,7 +187,7 @@ TEST(SqliteStore, AVersion1FileIsMigratedByInit) {
 
   ASSERT_TRUE(store->init_schema());
   EXPECT_TRUE(store->check_schema(&missing)) << missing;
-  EXPECT_EQ(RawConnection(file).text("PRAGMA user_version"), "2");
+  EXPECT_EQ(RawConnection(file).text("PRAGMA user_version"), "3");
   ASSERT_TRUE(store->init_schema());  // idempotent
 
   EXPECT_TRUE(store->get(core::TenantId("acme"), core::VerificationId("v1")).value().has_value());
@@ -196,6 +196,108 @@ TEST(SqliteStore, AVersion1FileIsMigratedByInit) {
   StartRequest counted = simple_start("v2", kNow + core::Seconds(30));
   counted.counters = {{"daily", 1, core::Seconds(86400)}};
   EXPECT_EQ(store->start(counted).value().kind, StartOutcome::Kind::kStarted);
+}
+
+// The schema otpd 2 wrote (rowid tables everywhere, send records without a key), frozen
+// here as that version's files hold it.
+constexpr const char* kVersion2Schema = R"sql(
+CREATE TABLE verifications (
+  tenant TEXT NOT NULL, id TEXT NOT NULL, recipient_hash TEXT NOT NULL, masked_to TEXT NOT NULL,
+  channel TEXT NOT NULL, alphabet TEXT NOT NULL, code_length INTEGER NOT NULL,
+  code_hash TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL,
+  max_attempts INTEGER NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+  resend_at INTEGER NOT NULL, approved_at INTEGER, delete_after INTEGER NOT NULL,
+  delivery TEXT NOT NULL, locale TEXT NOT NULL, metadata TEXT NOT NULL,
+  PRIMARY KEY (tenant, id));
+CREATE INDEX verifications_by_recipient ON verifications (tenant, recipient_hash, created_at);
+CREATE INDEX verifications_by_delete_after ON verifications (delete_after);
+CREATE TABLE sends (tenant TEXT NOT NULL, recipient_hash TEXT NOT NULL, sent_at INTEGER NOT NULL);
+CREATE INDEX sends_by_recipient ON sends (tenant, recipient_hash, sent_at);
+CREATE TABLE failures (tenant TEXT NOT NULL, recipient_hash TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE INDEX failures_by_recipient ON failures (tenant, recipient_hash, at);
+CREATE TABLE deliveries (
+  tenant TEXT NOT NULL, id TEXT NOT NULL, channel TEXT NOT NULL, sealed BLOB NOT NULL,
+  attempts INTEGER NOT NULL, next_attempt_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant, id));
+CREATE INDEX deliveries_by_next_attempt ON deliveries (next_attempt_at);
+CREATE TABLE idempotency (
+  tenant TEXT NOT NULL, key TEXT NOT NULL, request_hash TEXT NOT NULL, state TEXT NOT NULL,
+  status INTEGER NOT NULL, response_body TEXT NOT NULL, expires_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant, key));
+CREATE TABLE send_counters (
+  key TEXT NOT NULL, window_start INTEGER NOT NULL, window_end INTEGER NOT NULL,
+  count INTEGER NOT NULL, PRIMARY KEY (key, window_start, window_end));
+CREATE INDEX send_counters_by_window_end ON send_counters (window_end);
+CREATE TABLE token_buckets (
+  key TEXT NOT NULL PRIMARY KEY, tokens REAL NOT NULL, updated_at INTEGER NOT NULL,
+  full_at INTEGER NOT NULL);
+CREATE INDEX token_buckets_by_full_at ON token_buckets (full_at);
+PRAGMA user_version = 2;
+)sql";
+
+// `otpd store init` on a version 2 file rebuilds its tables WITHOUT ROWID and keeps every
+// row: the code verifies, its job is still queued, its send still counts in the window,
+// and the idempotency record, counter and bucket still say what they said.
+TEST(SqliteStore, AVersion2FileIsRebuiltKeepingItsRows) {
+  TempDir dir;
+  const std::string file = (dir.path() / "v2.db").string();
+  const long long now = core::to_unix_ms(kNow);
+  {
+    RawConnection raw(file);
+    raw.exec("PRAGMA journal_mode=WAL");
+    raw.exec(kVersion2Schema);
+    const std::string t = std::to_string(now);
+    raw.exec(
+        "INSERT INTO verifications VALUES ('acme', 'v1', 'feed', 'a***', 'email', 'digits', 6,"
+        " 'hmac:123456', 'pending', 0, 5, " +
+        t + ", " + std::to_string(now + 300'000) + ", " + std::to_string(now + 30'000) +
+        ", NULL, " + std::to_string(now + 3'900'000) + ", 'queued', 'en', '{}');" +
+        "INSERT INTO sends VALUES ('acme', 'feed', " + t + ");" +
+        "INSERT INTO deliveries VALUES ('acme', 'v1', 'email', x'00ff', 0, " + t + ", " +
+        std::to_string(now + 300'000) + ");" +
+        "INSERT INTO idempotency VALUES ('acme', 'k1', 'h1', 'complete', 201, '{}', " +
+        std::to_string(now + 86'400'000) + ");" + "INSERT INTO send_counters VALUES ('daily', 0, " +
+        std::to_string(now + 86'400'000) + ", 1);" +
+        "INSERT INTO token_buckets VALUES ('send:acme', 0.0, " + t + ", " +
+        std::to_string(now + 1000) + ");");
+  }
+  auto store = SqliteStore::open(file).value();
+  std::string missing;
+  ASSERT_FALSE(store->check_schema(&missing));
+  EXPECT_EQ(missing, "schema version 2, expected 3: run `otpd store init`");
+  ASSERT_TRUE(store->init_schema());
+  EXPECT_TRUE(store->check_schema(&missing)) << missing;
+  ASSERT_TRUE(store->init_schema());  // idempotent
+
+  RawConnection raw(file);
+  for (const char* table :
+       {"sends", "deliveries", "idempotency", "send_counters", "token_buckets"}) {
+    EXPECT_NE(raw.text(std::string("SELECT sql FROM sqlite_master WHERE name = '") + table + "'")
+                  .find("WITHOUT ROWID"),
+              std::string::npos)
+        << table;
+  }
+  EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_master WHERE name LIKE '%_v3'"), "0");
+
+  auto job = store->take_due_deliveries(kNow, 10, kNow + core::Seconds(20)).value();
+  ASSERT_EQ(job.size(), 1u);
+  EXPECT_EQ(job[0].sealed, std::string("\0\xff", 2));
+  CheckRequest check;
+  check.tenant = core::TenantId("acme");
+  check.id = core::VerificationId("v1");
+  check.candidate_hashes = {"hmac:123456"};
+  check.now = kNow + core::Seconds(1);
+  EXPECT_EQ(store->check(check).value().kind, CheckOutcome::Kind::kApproved);
+  // The migrated send still counts: a window of one send refuses the next.
+  StartRequest again = simple_start("v2", kNow + core::Seconds(60));
+  again.max_sends_per_window = 1;
+  EXPECT_EQ(store->start(again).value().kind, StartOutcome::Kind::kSendLimit);
+  EXPECT_EQ(store->reserve_idempotency(core::TenantId("acme"), "k1", "h1", kNow, core::Seconds(30))
+                .value()
+                .kind,
+            IdempotencyReservation::Kind::kReplay);
+  EXPECT_EQ(raw.text("SELECT count FROM send_counters WHERE key = 'daily'"), "1");
+  EXPECT_FALSE(store->take_token(TokenRequest{"send:acme", 0.001, 1, kNow}).value().allowed);
 }
 
 // A file whose tables were made by hand (or by a migration that failed after its DDL) before

@@ -33,6 +33,9 @@ constexpr Millis kFailureBudgetWindow = std::chrono::hours(1);
 
 // Version n -> n+1 is kMigrations[n], all run inside init_schema's transaction. IF NOT
 // EXISTS tolerates a file whose tables were made by hand before user_version was set.
+// The DDL creates every table in its current shape (v3: WITHOUT ROWID where a primary key
+// exists), so a new file is made in one pass; files from before v3 keep the tables they
+// had and get them rebuilt by kV3Rebuilds.
 constexpr const char* kMigrations[] = {
     R"sql(
 CREATE TABLE IF NOT EXISTS verifications (
@@ -63,9 +66,10 @@ CREATE INDEX IF NOT EXISTS verifications_by_delete_after ON verifications (delet
 CREATE TABLE IF NOT EXISTS sends (
   tenant         TEXT    NOT NULL,
   recipient_hash TEXT    NOT NULL,
-  sent_at        INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS sends_by_recipient ON sends (tenant, recipient_hash, sent_at);
+  sent_at        INTEGER NOT NULL,
+  id             TEXT    NOT NULL,
+  PRIMARY KEY (tenant, recipient_hash, sent_at, id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS failures (
   tenant         TEXT    NOT NULL,
   recipient_hash TEXT    NOT NULL,
@@ -81,7 +85,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
   next_attempt_at INTEGER NOT NULL,
   expires_at      INTEGER NOT NULL,
   PRIMARY KEY (tenant, id)
-);
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS deliveries_by_next_attempt ON deliveries (next_attempt_at);
 CREATE TABLE IF NOT EXISTS idempotency (
   tenant        TEXT    NOT NULL,
@@ -92,7 +96,7 @@ CREATE TABLE IF NOT EXISTS idempotency (
   response_body TEXT    NOT NULL,
   expires_at    INTEGER NOT NULL,
   PRIMARY KEY (tenant, key)
-);
+) WITHOUT ROWID;
 )sql",
     // v2: the abuse limits. A counter row is one fixed window of one key; the window's end
     // is part of the key so that changing a counter's length starts it afresh instead of
@@ -106,16 +110,85 @@ CREATE TABLE IF NOT EXISTS send_counters (
   window_end   INTEGER NOT NULL,
   count        INTEGER NOT NULL,
   PRIMARY KEY (key, window_start, window_end)
-);
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS send_counters_by_window_end ON send_counters (window_end);
 CREATE TABLE IF NOT EXISTS token_buckets (
   key        TEXT    NOT NULL PRIMARY KEY,
   tokens     REAL    NOT NULL,
   updated_at INTEGER NOT NULL,
   full_at    INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS token_buckets_by_full_at ON token_buckets (full_at);
 )sql",
+    // v3: the tables written on every send, check or token taken are clustered on their
+    // primary key (WITHOUT ROWID): one B-tree each instead of a rowid table plus the index
+    // of its key, so each commit writes fewer pages (two fewer for a send). A send record
+    // now carries its verification's id, which makes it a key. Done by kV3Rebuilds.
+    "SELECT 1",
+};
+
+// One table of v3, rebuilt from its v1/v2 shape; skipped when it is WITHOUT ROWID already.
+struct TableRebuild {
+  const char* table;
+  const char* sql;
+};
+constexpr TableRebuild kV3Rebuilds[] = {
+    {"sends", R"sql(
+CREATE TABLE sends_v3 (
+  tenant TEXT NOT NULL, recipient_hash TEXT NOT NULL, sent_at INTEGER NOT NULL, id TEXT NOT NULL,
+  PRIMARY KEY (tenant, recipient_hash, sent_at, id)
+) WITHOUT ROWID;
+INSERT INTO sends_v3 (tenant, recipient_hash, sent_at, id)
+  SELECT tenant, recipient_hash, sent_at, 'v2-' || rowid FROM sends;
+DROP TABLE sends;
+ALTER TABLE sends_v3 RENAME TO sends;
+)sql"},
+    {"deliveries", R"sql(
+CREATE TABLE deliveries_v3 (
+  tenant TEXT NOT NULL, id TEXT NOT NULL, channel TEXT NOT NULL, sealed BLOB NOT NULL,
+  attempts INTEGER NOT NULL, next_attempt_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant, id)
+) WITHOUT ROWID;
+INSERT INTO deliveries_v3 (tenant, id, channel, sealed, attempts, next_attempt_at, expires_at)
+  SELECT tenant, id, channel, sealed, attempts, next_attempt_at, expires_at FROM deliveries;
+DROP TABLE deliveries;
+ALTER TABLE deliveries_v3 RENAME TO deliveries;
+CREATE INDEX deliveries_by_next_attempt ON deliveries (next_attempt_at);
+)sql"},
+    {"idempotency", R"sql(
+CREATE TABLE idempotency_v3 (
+  tenant TEXT NOT NULL, key TEXT NOT NULL, request_hash TEXT NOT NULL, state TEXT NOT NULL,
+  status INTEGER NOT NULL, response_body TEXT NOT NULL, expires_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant, key)
+) WITHOUT ROWID;
+INSERT INTO idempotency_v3 (tenant, key, request_hash, state, status, response_body, expires_at)
+  SELECT tenant, key, request_hash, state, status, response_body, expires_at FROM idempotency;
+DROP TABLE idempotency;
+ALTER TABLE idempotency_v3 RENAME TO idempotency;
+)sql"},
+    {"send_counters", R"sql(
+CREATE TABLE send_counters_v3 (
+  key TEXT NOT NULL, window_start INTEGER NOT NULL, window_end INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (key, window_start, window_end)
+) WITHOUT ROWID;
+INSERT INTO send_counters_v3 (key, window_start, window_end, count)
+  SELECT key, window_start, window_end, count FROM send_counters;
+DROP TABLE send_counters;
+ALTER TABLE send_counters_v3 RENAME TO send_counters;
+CREATE INDEX send_counters_by_window_end ON send_counters (window_end);
+)sql"},
+    {"token_buckets", R"sql(
+CREATE TABLE token_buckets_v3 (
+  key TEXT NOT NULL PRIMARY KEY, tokens REAL NOT NULL, updated_at INTEGER NOT NULL,
+  full_at INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO token_buckets_v3 (key, tokens, updated_at, full_at)
+  SELECT key, tokens, updated_at, full_at FROM token_buckets;
+DROP TABLE token_buckets;
+ALTER TABLE token_buckets_v3 RENAME TO token_buckets;
+CREATE INDEX token_buckets_by_full_at ON token_buckets (full_at);
+)sql"},
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 
@@ -314,7 +387,7 @@ constexpr const char* kSqlText[] = {
     "UPDATE verifications SET delivery = ?3 WHERE tenant = ?1 AND id = ?2",
     "SELECT count(*), min(sent_at) FROM sends"
     " WHERE tenant = ?1 AND recipient_hash = ?2 AND sent_at > ?3 AND sent_at <= ?4",
-    "INSERT INTO sends (tenant, recipient_hash, sent_at) VALUES (?1, ?2, ?3)",
+    "INSERT INTO sends (tenant, recipient_hash, sent_at, id) VALUES (?1, ?2, ?3, ?4)",
     "SELECT count(*), min(at) FROM failures"
     " WHERE tenant = ?1 AND recipient_hash = ?2 AND at > ?3 AND at <= ?4",
     "INSERT INTO failures (tenant, recipient_hash, at) VALUES (?1, ?2, ?3)",
@@ -652,6 +725,23 @@ Result<void> SqliteStore::exec_script(const char* sql) {
   return {};
 }
 
+Result<bool> SqliteStore::is_without_rowid(const char* table) {
+  sqlite3_stmt* raw = nullptr;
+  const int rc = sqlite3_prepare_v2(
+      db_, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1", -1, &raw, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(raw);
+    return bool_error(sqlite_error(rc));
+  }
+  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, &sqlite3_finalize);
+  sqlite3_bind_text(raw, 1, table, -1, SQLITE_STATIC);
+  const int step = sqlite3_step(raw);
+  if (step == SQLITE_DONE) return bool_error(make_error(StoreErrc::kCorrupt));  // no table
+  if (step != SQLITE_ROW) return bool_error(sqlite_error(step));
+  const auto* sql = reinterpret_cast<const char*>(sqlite3_column_text(raw, 0));
+  return sql != nullptr && std::string_view(sql).find("WITHOUT ROWID") != std::string_view::npos;
+}
+
 Result<int> SqliteStore::user_version() {
   auto st = statement(Sql::kUserVersion);
   if (!st) return st.error();
@@ -772,6 +862,14 @@ Result<void> SqliteStore::init_schema() {
     if (*version > kSchemaVersion) return make_error(StoreErrc::kSchemaMissing);
     for (int v = *version; v < kSchemaVersion; ++v) {
       if (auto r = exec_script(kMigrations[v]); !r) return r;
+    }
+    if (*version < 3) {
+      for (const auto& rebuild : kV3Rebuilds) {
+        auto clustered = is_without_rowid(rebuild.table);
+        if (!clustered) return clustered.error();
+        if (*clustered) continue;
+        if (auto r = exec_script(rebuild.sql); !r) return r;
+      }
     }
     // PRAGMA takes no bound parameters; the value is a compile-time constant.
     const std::string set_version = "PRAGMA user_version = " + std::to_string(kSchemaVersion);
@@ -907,7 +1005,10 @@ Result<StartOutcome> SqliteStore::start(const StartRequest& request) {
 
     auto send = statement(Sql::kInsertSend);
     if (!send) return send.error();
-    send->bind(1, stored.tenant.str()).bind(2, stored.recipient.str()).bind(3, now);
+    send->bind(1, stored.tenant.str())
+        .bind(2, stored.recipient.str())
+        .bind(3, now)
+        .bind(4, stored.id.str());
     if (auto r = send->run(); !r) return r.error();
 
     for (std::size_t i = 0; i < request.counters.size(); ++i) {

@@ -39,7 +39,8 @@ class SqliteStatement;       // a borrowed prepared statement
 // PRAGMA user_version; `otpd store init` migrates an older file one version at a time.
 class SqliteStore final : public Store {
  public:
-  static constexpr int kSchemaVersion = 2;  // 2: send counters and token buckets
+  // 2: send counters and token buckets; 3: WITHOUT ROWID tables, send records keyed
+  static constexpr int kSchemaVersion = 3;
 
   // Opens or creates the database file at `path` (its directory must exist) and sets the
   // connection up (WAL, synchronous=NORMAL, busy timeout). Does not create the schema:
@@ -122,6 +123,7 @@ class SqliteStore final : public Store {
   Result<void> run(Sql id);
   Result<void> exec_script(const char* sql);
   Result<int> user_version();
+  Result<bool> is_without_rowid(const char* table);
   Result<std::optional<core::Verification>> select_verification(const core::TenantId& tenant,
                                                                 const core::VerificationId& id);
   Result<std::optional<core::Verification>> select_newest(const core::TenantId& tenant,
