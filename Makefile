@@ -60,7 +60,12 @@ BENCH_OTPD = $(BUILD_DIR)/bin/otpd
 MICRO = $(BENCH_DIR)/bin/otpd_micro
 # The store otpd runs on (bench/run.py --store; only sqlite exists so far).
 BENCH_STORE ?= sqlite
-# More bench/run.py options, e.g. BENCH_ARGS="--wait-quiet 300" on a shared machine.
+# More bench/run.py options, e.g. BENCH_ARGS="--wait-quiet 300" on a shared machine. The
+# two long targets run only when asked (each is reported "not run" otherwise, as in CI):
+# BENCH_ARGS="--pending 1000,10000000 --soak 600" adds throughput over a store prefilled
+# with 1 000 and 10 000 000 pending codes (checked first: ~15 GB free in $TMPDIR; each data
+# dir is deleted after use) and a 10-minute soak of the mix watching otpd's RSS; see
+# docs/performance.md for how long they take.
 BENCH_ARGS ?=
 
 .PHONY: bench bench-short bench-build

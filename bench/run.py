@@ -13,6 +13,11 @@ each pair used once), status (GET by id), mix (send : verify : status = 1 : 1 : 
 again with log_level "info" (the access-log line per request); cold start (exec to the
 first 200 on /healthz, median of 5 fresh data dirs).
 
+Two longer targets run only when asked. --pending N[,N...]: for each N, a fresh SQLite
+store prefilled with N pending codes, then send and verify as above (throughput within 10 %
+from 1 000 to 10 000 000 pending codes). --soak SECONDS: the mix in chained wrk runs against
+one otpd while its VmRSS is sampled every 10 s (RSS flat over a 10-minute soak).
+
 id/code pairs for verify come from the console channel: otpd prints each delivery as a JSON
 line on stdout, which goes to a file parsed here. Pairs are produced by the measured send
 run plus seeding runs that are not counted; how many are needed is estimated from a short
@@ -27,10 +32,12 @@ stopped on the way out, failure included, and asked to die with this one (PR_SET
 from __future__ import annotations
 
 import argparse
+import base64
 import ctypes
 import datetime
 import http.client
 import json
+import operator
 import os
 import platform
 import re
@@ -39,10 +46,12 @@ import shlex
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +77,37 @@ TARGETS = {
 }
 COLD_START_TARGET_MS = 20.0
 BROKEN_FRACTION = 0.01
+
+# --pending: "throughput within 10 % from 1 000 to 10 000 000 pending codes". The req/s of
+# the largest N over the smallest N's, for send and for verify, must be at least this.
+PENDING_TARGET_RATIO = 0.90
+PENDING_TARGET_RANGE = (1_000, 10_000_000)
+# Rows spread their created_at over this many seconds before the prefill, as a steady
+# stream of sends would; with ttl 3600 s every one of them is still pending for ~55 min.
+PENDING_SPREAD_S = 300
+# Disk needed per prefilled code, with a margin: ~550 bytes measured on schema v3 (~615 on
+# v2): the verification row, its three indexes and the sends row. The commit writes every
+# page to the WAL before the checkpoint copies it into the file, so the peak is about twice
+# the file.
+PENDING_DISK_BYTES_PER_ROW = 2 * 700
+
+# --soak: "RSS flat over a 10-minute soak".
+SOAK_TARGET_S = 600
+SOAK_SAMPLE_S = 10       # VmRSS sampling period
+# One wrk run; between runs the unused pairs are collected for the next one. The first
+# run's pairs are seeded by send-only load before the clock starts, which raises otpd's
+# heap before the RSS is watched: 30 s runs halve that seeding against 60 s ones, for
+# twice the pauses (about 1 s each).
+SOAK_SLICE_S = 30
+SOAK_MIN_SLICE_S = 10    # shorter runs when pairs are short; below this, seed first
+SOAK_PAIR_MARGIN = 2.0   # pairs handed to a run per verify expected: the rate on a shared
+                         # machine can jump by half from one run to the next
+SOAK_WARMUP_S = 60       # or the first 10 % of a shorter run: RSS before is not judged
+SOAK_MAX_SEED_S = 240    # seeding cap for the soak, --short or not (it was asked for)
+RSS_FLAT_FRACTION = 0.10  # end within 10 % of the post-warm-up RSS...
+RSS_SLOPE_LIMIT = 0.01    # ...and the fitted slope at most 1 % of it per minute
+TTL_S = 3600        # ttl_seconds in Otpd.config_text()
+RETENTION_S = 3600  # otpd's default retention_seconds (src/core/policy.hpp)
 
 
 class BenchError(Exception):
@@ -404,9 +444,116 @@ class SqliteStore:
     def stop(self) -> None:
         pass
 
+    # The columns the prefill can fill, in the order _pending_rows makes them (the names of
+    # src/store/sqlite/sqlite_store.cpp). Only those the file has are inserted: the schema
+    # moves (v3 added sends.id), and a new required column stops the prefill by name.
+    _VERIFICATION_COLUMNS = (
+        "tenant", "id", "recipient_hash", "masked_to", "channel", "alphabet", "code_length",
+        "code_hash", "status", "attempts", "max_attempts", "created_at", "expires_at",
+        "resend_at", "approved_at", "delete_after", "delivery", "locale", "metadata")
+    _SEND_COLUMNS = ("tenant", "recipient_hash", "sent_at", "id")
+    _CHUNK = 50_000  # rows generated at a time: 10M rows never sit in Python's memory
+    _CACHE_KIB = 1 << 20  # the loader's page cache (1 GiB); 2 MB, the default, halves its speed
+
+    def prefill_pending(self, n: int, tenant: str, ttl_s: int, retention_s: int) -> float:
+        """Writes n pending, already delivered codes straight into the file (created by
+        `otpd store init`), as otpd's send would leave them: a verifications row (status
+        pending, delivery sent, so no deliveries row) and a sends row each. One
+        transaction. Ids, recipient and code hashes have otpd's formats (22-character
+        base64url id, 64-hex HMACs), so rows and index keys are the real size; no code
+        matches any hash. Returns the seconds taken, checkpoint included."""
+        t0 = time.perf_counter()
+        now_ms = int(time.time() * 1000)
+        con = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            # otpd opens the file in WAL mode (persistent in the file); keep it that way.
+            mode = con.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode != "wal":
+                raise BenchError(f"{self.path}: journal_mode is {mode!r}, not 'wal'")
+            con.execute("PRAGMA synchronous=NORMAL")
+            con.execute(f"PRAGMA cache_size=-{self._CACHE_KIB}")
+            insert_v, pick_v = self._insert_for(con, "verifications", self._VERIFICATION_COLUMNS)
+            insert_s, pick_s = self._insert_for(con, "sends", self._SEND_COLUMNS)
+            con.execute("BEGIN IMMEDIATE")
+            for start in range(0, n, self._CHUNK):
+                verifications, sends = self._pending_rows(min(self._CHUNK, n - start), tenant,
+                                                          now_ms, ttl_s, retention_s)
+                con.executemany(insert_v, map(pick_v, verifications))
+                con.executemany(insert_s, map(pick_s, sends))
+            con.execute("COMMIT")
+            # Copy the WAL into the file now, not during otpd's first requests.
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as e:
+            raise BenchError(f"prefill of {self.path} failed (has the schema changed?): "
+                             f"{e}") from None
+        finally:
+            con.close()
+        return time.perf_counter() - t0
+
+    @staticmethod
+    def _insert_for(con, table: str, known: tuple[str, ...]):
+        """(INSERT statement, row -> values) for the columns of `table` the prefill knows."""
+        info = con.execute(f"PRAGMA table_info({table})").fetchall()
+        if not info:
+            raise BenchError(f"the store has no table {table!r}: has the schema changed?")
+        # (cid, name, type, notnull, default, pk): a column that needs a value we lack.
+        unknown = [c[1] for c in info if c[1] not in known and c[3] and c[4] is None]
+        if unknown:
+            raise BenchError(f"{table} has required columns the prefill does not fill: "
+                             f"{', '.join(unknown)} (update SqliteStore.prefill_pending)")
+        names = [c[1] for c in info if c[1] in known]
+        sql = (f"INSERT INTO {table} ({', '.join(names)}) "
+               f"VALUES ({', '.join('?' * len(names))})")
+        return sql, operator.itemgetter(*(known.index(name) for name in names))
+
+    @staticmethod
+    def _pending_rows(count: int, tenant: str, now_ms: int, ttl_s: int, retention_s: int):
+        """Rows in the order of _VERIFICATION_COLUMNS and _SEND_COLUMNS."""
+        rnd = os.urandom(count * 80)  # 16 id + 32 recipient hash + 32 code hash bytes a row
+        verifications, sends = [], []
+        for i in range(count):
+            b = rnd[i * 80:(i + 1) * 80]
+            id_ = base64.urlsafe_b64encode(b[:16]).rstrip(b"=").decode()
+            recipient = b[16:48].hex()
+            created = now_ms - (i * 7919) % (PENDING_SPREAD_S * 1000)  # spread, no RNG
+            expires = created + ttl_s * 1000
+            verifications.append((
+                tenant, id_, recipient, "p***@bench.example.com", "console", "digits", 6,
+                b[48:].hex(), "pending", 0, 5, created, expires, created + 30_000, None,
+                expires + retention_s * 1000, "sent", "", ""))
+            sends.append((tenant, recipient, created, id_))
+        return verifications, sends
+
+    def still_pending(self, tenant: str, ids: list[str]) -> set[str]:
+        """Which of these verifications are still pending: the soak hands a wrk run more
+        pairs than it will use and gets the unused ones back. A plain reader: in WAL mode
+        it does not block otpd's writer."""
+        con = sqlite3.connect(self.path)
+        try:
+            found: set[str] = set()
+            for i in range(0, len(ids), 500):  # under SQLite's limit on bound parameters
+                chunk = ids[i:i + 500]
+                found.update(row[0] for row in con.execute(
+                    "SELECT id FROM verifications WHERE tenant = ? AND status = 'pending' "
+                    f"AND id IN ({','.join('?' * len(chunk))})", [tenant, *chunk]))
+            return found
+        finally:
+            con.close()
+
+    def size_bytes(self) -> int:
+        """The file plus its WAL and shared-memory index, as they are now."""
+        return sum(os.path.getsize(f"{self.path}{s}") for s in ("", "-wal", "-shm")
+                   if os.path.exists(f"{self.path}{s}"))
+
+    def remove(self) -> None:
+        for s in ("", "-wal", "-shm"):
+            Path(f"{self.path}{s}").unlink(missing_ok=True)
+
 
 # A networked backend (redis, dynamodb) adds a class here whose start() launches its server
 # (through PROCS, on a free port) and whose url() is the `store` value for otpd's config.
+# --pending also needs prefill_pending(), size_bytes() and remove(); without them it is
+# reported as not run for that store. --soak uses still_pending() when there is one.
 STORES = {"sqlite": SqliteStore}
 
 
@@ -452,12 +599,26 @@ failures_per_recipient_per_hour = 0
 [tenants.{TENANT}.channels.console]
 """
 
-    def start(self, ready_deadline: float = 30.0) -> float:
-        """Starts otpd; returns seconds from exec to the first 200 on /healthz."""
-        self.store.start()
+    def write_config(self) -> Path:
         self.port = free_port()
         config = self.dir / "otpd.toml"
         config.write_text(self.config_text())
+        return config
+
+    def init_store(self) -> None:
+        """`otpd store init`: creates the schema without starting the server."""
+        self.store.start()
+        config = self.write_config()
+        done = subprocess.run([self.binary, "store", "init", "--config", str(config)],
+                              capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            raise BenchError(f"otpd store init failed ({done.returncode}): "
+                             f"{done.stdout}{done.stderr}")
+
+    def start(self, ready_deadline: float = 30.0) -> float:
+        """Starts otpd; returns seconds from exec to the first 200 on /healthz."""
+        self.store.start()
+        config = self.write_config()
         out = open(self.stdout_path, "ab")
         err = open(self.stderr_path, "ab")
         t0 = time.perf_counter()
@@ -527,6 +688,29 @@ failures_per_recipient_per_hour = 0
                 self.pairs.append((d["id"], d["code"]))
         return len(self.pairs)
 
+    def store_op(self, op: str) -> tuple[int, float]:
+        """(count, total seconds) of one store operation so far, from /metrics."""
+        status, body = http_request(self.port, "GET", "/metrics")
+        if status != 200:
+            raise BenchError(f"/metrics answered {status}")
+        figures = []
+        for kind in ("count", "sum"):
+            m = re.search(rf'^otpd_store_operation_duration_seconds_{kind}{{op="{op}"}} (\S+)$',
+                          body, re.M)
+            figures.append(float(m.group(1)) if m else 0.0)
+        return int(figures[0]), figures[1]
+
+    def memory_kib(self) -> dict[str, int]:
+        """VmRSS and VmHWM (peak RSS) of the process, in KiB, from /proc/PID/status."""
+        self.alive()
+        out = {}
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    out[key] = int(value.split()[0])  # "  12345 kB"
+        return out
+
     def queue_depth(self) -> int:
         status, body = http_request(self.port, "GET", "/metrics")
         m = re.search(r"^otpd_delivery_queue_depth (\S+)$", body, re.M)
@@ -559,6 +743,72 @@ failures_per_recipient_per_hour = 0
         self.next_pair += len(taken)
         return taken
 
+    def give_back(self, pairs: list[tuple[str, str]]) -> None:
+        """Pairs taken but not used (their codes still pending): handed out again later."""
+        self.pairs.extend(pairs)
+
+
+class RssSampler(threading.Thread):
+    """Reads otpd's VmRSS every `period` seconds, on its own clock, whatever wrk is doing."""
+
+    def __init__(self, inst: Otpd, period: float) -> None:
+        super().__init__(daemon=True)
+        self.inst, self.period = inst, period
+        self.t0 = time.monotonic()
+        self.samples: list[tuple[float, int]] = []  # (seconds since t0, KiB)
+        self.error: Exception | None = None
+        self._done = threading.Event()  # not _stop: threading.Thread has a _stop()
+
+    def sample(self) -> None:
+        self.samples.append((time.monotonic() - self.t0, self.inst.memory_kib()["VmRSS"]))
+
+    def run(self) -> None:
+        ticks = 0
+        try:
+            while True:
+                self.sample()
+                ticks += 1
+                if self._done.wait(max(0.0, self.t0 + ticks * self.period - time.monotonic())):
+                    return
+        except Exception as e:  # otpd died: the soak loop notices and reports it
+            self.error = e
+
+    def finish(self) -> None:
+        """Stops the thread and takes a last sample at the end of the run."""
+        self._done.set()
+        self.join()
+        if self.error is None and time.monotonic() - self.t0 - self.samples[-1][0] >= 1:
+            try:
+                self.sample()
+            except BenchError as e:  # otpd died at the very end: keep what was sampled
+                self.error = e
+
+
+@dataclass
+class PendingRun:
+    """One --pending N: the prefill and the send and verify runs on top of it."""
+    n: int
+    prefill_s: float | None = None   # None: the prefill did not finish
+    db_bytes: int = 0
+    send: Result | None = None
+    verify: Result | None = None
+
+
+@dataclass
+class SoakRun:
+    """--soak: the mix in chained wrk runs against one otpd, and its RSS samples."""
+    seconds: int                     # asked for
+    rss_fresh_kib: int = 0           # after start-up and one send, before any seeding
+    pre_load_s: float = 0.0          # send-only seeding and mix probe before the clock
+    wall_s: float = 0.0              # the soak's clock: first RSS sample to the last
+    warmup_s: float = 0.0
+    samples: list = field(default_factory=list)  # (s, KiB)
+    hwm_kib: int = 0                 # VmHWM at the end: peak RSS since otpd started
+    slices: list = field(default_factory=list)   # mix Results
+    seeding: list = field(default_factory=list)  # send-only Results inside the soak
+    sweeps: tuple[int, float] = (0, 0.0)
+    total: Result | None = None      # every request of the soak, for the error check
+
 
 def write_thread_files(prefix: Path, pairs: list[tuple[str, str]], threads: int) -> None:
     for t in range(threads):
@@ -583,10 +833,13 @@ class Bench:
         # What is measured, taken now: others may commit while the run goes on.
         self.rev = sh(["git", "rev-parse", "--short", "HEAD"])
         self.dirty = bool(sh(["git", "status", "--porcelain", "--", "src", "CMakeLists.txt"]))
+        self.built_mtime = os.path.getmtime(opts.otpd)
         self.built = datetime.datetime.fromtimestamp(
-            os.path.getmtime(opts.otpd), datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            self.built_mtime, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         self.otpd_threads = 0
         self.config_sample = ""
+        self.pending: list[PendingRun] = []
+        self.soak_run: SoakRun | None = None
         self.waited: list[float] = []
         if opts.wait_quiet > 0:
             self.wrk.before_measured = lambda: self.waited.append(wait_quiet(opts.wait_quiet))
@@ -596,7 +849,12 @@ class Bench:
         return f"r{os.getpid()}x{self.tags}"
 
     def record(self, res: Result) -> Result:
+        """Keeps a result for the main table, and checks it for errors."""
         self.results[res.name] = res
+        return self.check(res)
+
+    def check(self, res: Result) -> Result:
+        """Notes a run with too many errors as broken (record() and the longer targets)."""
         frac = res.error_fraction()
         if frac > BROKEN_FRACTION:
             why = (f"{res.name}: {res.non2xx} non-2xx answers and "
@@ -659,10 +917,12 @@ class Bench:
         if status != 200:
             raise BenchError(f"smoke verify answered {status}: {body}")
 
-    def send(self, inst: Otpd, name: str, seconds: int, counted: bool = True) -> Result:
+    def send(self, inst: Otpd, name: str, seconds: int, counted: bool = True,
+             record: bool = True) -> Result:
+        """record=False: a counted run that is not a row of the main table (pending runs)."""
         res = self.wrk.run(name, "otpd", inst.url, seconds, "send.lua", [API_KEY, self.tag()],
                            inst.pids, settle=inst.drain, counted=counted)
-        return self.record(res) if counted else res
+        return self.record(res) if counted and record else res
 
     def pairs_file(self, inst: Otpd, name: str, count: int) -> Path:
         prefix = inst.dir / f"pairs-{name}"
@@ -685,29 +945,10 @@ class Bench:
             send = self.send(inst, "send", self.seconds)
             send_rps = max(send.rps, seed.rps, 1.0)
 
-            # How fast does verify go? A short uncounted probe on half of the pairs (after the
-            # same quiet wait as a measured run, or a busy moment makes it far too low).
-            self.quiet()
-            prefix = self.pairs_file(inst, "probe", max(self.o.threads, inst.unused() // 2))
-            probe = self.wrk.run("verify probe (not counted)", "otpd", inst.url, 1, "verify.lua",
-                                 [API_KEY, str(prefix)], inst.pids, counted=False)
-            mix_reserve = self.pairs_needed(probe.rps / 3)
-            self.seed_to(inst, send_rps, self.pairs_needed(probe.rps) + mix_reserve)
-
-            # Each pair is used once. A run that runs out (its rate was underestimated) is
-            # not kept: seed for the rate it showed and run it again, once.
-            for attempt in (1, 2):
-                prefix = self.pairs_file(inst, "verify",
-                                         max(self.o.threads, inst.unused() - mix_reserve))
-                verify = self.wrk.run("verify", "otpd", inst.url, self.seconds, "verify.lua",
-                                      [API_KEY, str(prefix)], inst.pids)
-                if attempt == 2 or not (verify.pairs and verify.pairs["reused"]):
-                    break
-                log("verify ran out of pairs; seeding more and running it again")
-                self.seed_to(inst, send_rps, self.pairs_needed(verify.rps) + mix_reserve)
-            if attempt == 2:
-                verify.notes.append("second attempt: the first ran out of pairs")
-            self.note_pairs(verify)
+            probe_rps = self.probe_verify(inst)
+            mix_reserve = self.pairs_needed(probe_rps / 3)
+            self.seed_to(inst, send_rps, self.pairs_needed(probe_rps) + mix_reserve)
+            verify, prefix = self.measured_verify(inst, "verify", send_rps, mix_reserve)
             self.record(verify)
 
             status_prefix = prefix  # those ids exist (most approved); reading never consumes
@@ -730,6 +971,35 @@ class Bench:
         finally:
             inst.stop()
 
+    def probe_verify(self, inst: Otpd) -> float:
+        """How fast does verify go? A short uncounted probe on half of the pairs (after the
+        same quiet wait as a measured run, or a busy moment makes it far too low)."""
+        self.quiet()
+        prefix = self.pairs_file(inst, "probe", max(self.o.threads, inst.unused() // 2))
+        probe = self.wrk.run("verify probe (not counted)", "otpd", inst.url, 1, "verify.lua",
+                             [API_KEY, str(prefix)], inst.pids, counted=False)
+        return probe.rps
+
+    def measured_verify(self, inst: Otpd, name: str, send_rps: float,
+                        reserve: int) -> tuple[Result, Path]:
+        """The measured verify run, leaving `reserve` pairs unused; returns the result (not
+        recorded) and the prefix of the pairs files it used."""
+        # Each pair is used once. A run that runs out (its rate was underestimated) is
+        # not kept: seed for the rate it showed and run it again, once.
+        for attempt in (1, 2):
+            prefix = self.pairs_file(inst, "verify",
+                                     max(self.o.threads, inst.unused() - reserve))
+            verify = self.wrk.run(name, "otpd", inst.url, self.seconds, "verify.lua",
+                                  [API_KEY, str(prefix)], inst.pids)
+            if attempt == 2 or not (verify.pairs and verify.pairs["reused"]):
+                break
+            log(f"{name} ran out of pairs; seeding more and running it again")
+            self.seed_to(inst, send_rps, self.pairs_needed(verify.rps) + reserve)
+        if attempt == 2:
+            verify.notes.append("second attempt: the first ran out of pairs")
+        self.note_pairs(verify)
+        return verify, prefix
+
     def quiet(self) -> None:
         if self.o.wait_quiet > 0:
             wait_quiet(self.o.wait_quiet)
@@ -738,14 +1008,18 @@ class Bench:
         """Pairs for one measured run at verify_rps, with a margin."""
         return int(verify_rps * self.seconds * 1.5) + 1000
 
-    def seed_to(self, inst: Otpd, send_rps: float, wanted: int) -> None:
+    def seed_to(self, inst: Otpd, send_rps: float, wanted: int,
+                max_seconds: int | None = None) -> Result | None:
         """Uncounted sends until `wanted` unused pairs exist (bounded by --max-seed)."""
         missing = wanted - inst.unused()
+        res = None
         if missing > 0:
-            secs = min(int(missing / send_rps * 1.1) + 1, self.o.max_seed_seconds)
+            secs = min(int(missing / send_rps * 1.1) + 1,
+                       max_seconds or self.o.max_seed_seconds)
             log(f"seeding {missing:,} more pairs (~{secs} s of sends)")
-            self.send(inst, "seed (not counted)", secs, counted=False)
+            res = self.send(inst, "seed (not counted)", secs, counted=False)
         log(f"{inst.unused():,} unused id/code pairs")
+        return res
 
     def note_pairs(self, res: Result) -> None:
         if not res.pairs:
@@ -768,6 +1042,180 @@ class Bench:
         finally:
             inst.stop()
 
+    # -- --pending: throughput over a store already holding N pending codes --
+
+    def pending_supported(self) -> bool:
+        return hasattr(STORES[self.o.store], "prefill_pending")
+
+    def check_disk(self, n: int) -> None:
+        need = n * PENDING_DISK_BYTES_PER_ROW + (1 << 30)
+        free = shutil.disk_usage(self.workdir).free
+        if free < need:
+            raise BenchError(f"--pending {n:,} needs about {need / 1e9:.1f} GB free in "
+                             f"{self.workdir}, {free / 1e9:.1f} GB are")
+
+    def pending_runs(self) -> None:
+        if not self.pending_supported():
+            log(f"--pending: store {self.o.store} has no prefill; not run")
+            return
+        self.check_disk(max(self.o.pending))  # fail before the first hour-long prefill
+        for n in self.o.pending:
+            self.check_disk(n)
+            run = PendingRun(n)
+            self.pending.append(run)
+            self.pending_one(run)
+
+    def pending_one(self, run: PendingRun) -> None:
+        inst = Otpd(self.o.otpd, self.o.store, self.workdir, f"pending-{run.n}")
+        try:
+            inst.init_store()
+            log(f"prefilling {run.n:,} pending codes into {inst.store.path}")
+            # Their created_at is spread back from now: they stay pending until then.
+            valid_until = time.time() - PENDING_SPREAD_S + TTL_S
+            run.prefill_s = inst.store.prefill_pending(run.n, TENANT, TTL_S, RETENTION_S)
+            run.db_bytes = inst.store.size_bytes()
+            log(f"prefill of {run.n:,} codes took {run.prefill_s:.1f} s "
+                f"({run.n / max(run.prefill_s, 1e-9):,.0f} rows/s); file "
+                f"{run.db_bytes / 1e6:,.1f} MB ({run.db_bytes / max(run.n, 1):,.0f} bytes/code)")
+            inst.start()
+            self.smoke(inst)
+            seed = self.send(inst, f"seed, {run.n:,} pending (not counted)",
+                             self.o.seed_seconds, counted=False)
+            run.send = self.with_sweeps(inst, lambda: self.send(
+                inst, f"send, {run.n:,} pending", self.seconds, record=False))
+            self.check(run.send)
+            send_rps = max(run.send.rps, seed.rps, 1.0)
+            probe_rps = self.probe_verify(inst)
+            self.seed_to(inst, send_rps, self.pairs_needed(probe_rps))
+            run.verify = self.with_sweeps(inst, lambda: self.measured_verify(
+                inst, f"verify, {run.n:,} pending", send_rps, 0)[0])
+            self.check(run.verify)
+            if time.time() > valid_until:
+                run.verify.notes.append("some prefilled codes had expired by the end")
+        finally:
+            inst.stop()
+            self.remove_data(inst)
+
+    def with_sweeps(self, inst: Otpd, measure) -> Result:
+        """Runs measure(); notes the expiry sweeps (every 60 s, under the store's lock)
+        that fell inside it: with millions of rows they may be what the figure shows."""
+        c0, s0 = inst.store_op("sweep")
+        res = measure()
+        c1, s1 = inst.store_op("sweep")
+        if c1 > c0:
+            res.notes.append(f"{c1 - c0} expiry sweep(s) during the run, {s1 - s0:.2f} s")
+        return res
+
+    def remove_data(self, inst: Otpd) -> None:
+        """A prefilled store may be gigabytes: always deleted (the logs stay with --keep)."""
+        if self.o.keep:
+            inst.store.remove()
+        else:
+            shutil.rmtree(inst.dir, ignore_errors=True)
+
+    # -- --soak: RSS over a long run of the mix --
+
+    def soak(self) -> None:
+        soak = self.soak_run = SoakRun(self.o.soak)
+        inst = Otpd(self.o.otpd, self.o.store, self.workdir, "soak")
+        try:
+            inst.start()
+            self.smoke(inst)
+            soak.rss_fresh_kib = inst.memory_kib()["VmRSS"]
+            seed = self.send(inst, "soak seed (not counted)", self.o.seed_seconds,
+                             counted=False)
+            send_rps = max(seed.rps, 1.0)
+            slice_s = min(SOAK_SLICE_S, self.o.soak)
+            # A 1 s mix (not counted) says how fast the soak will use pairs: in the mix a
+            # third of the requests are verifies, and another third sends that make as
+            # many new pairs, so once the first slice is seeded the mix feeds itself.
+            more = self.seed_to(inst, send_rps, int(send_rps * 2) + 1000, SOAK_MAX_SEED_S)
+            probe = self.mix_slice(inst, "soak mix probe (not counted)", 1, inst.unused())
+            last = self.seed_to(inst, send_rps, self.soak_pairs(probe.rps, slice_s),
+                                SOAK_MAX_SEED_S)
+            soak.pre_load_s = sum(r.seconds for r in (seed, more, probe, last) if r is not None)
+            self.quiet()
+            self.soak_loop(inst, soak, send_rps, slice_s, probe.rps)
+        finally:
+            inst.stop()
+
+    def soak_pairs(self, mix_rps: float, seconds: int) -> int:
+        """Pairs to hand one mix run of `seconds` (a third of the mix are verifies)."""
+        return int(mix_rps / 3 * seconds * SOAK_PAIR_MARGIN) + 1000
+
+    def soak_seconds_covered(self, pairs: int, mix_rps: float) -> int:
+        """The inverse: how long a mix run can go on `pairs`."""
+        return int(max(pairs - 1000, 0) / (mix_rps / 3 * SOAK_PAIR_MARGIN))
+
+    def mix_slice(self, inst: Otpd, name: str, seconds: int, count: int) -> Result:
+        """One wrk run of the mix; the pairs it did not use go back to the pool."""
+        pairs = inst.take_pairs(count)
+        if len(pairs) < self.o.threads:
+            raise BenchError(f"{name}: only {len(pairs)} unused id/code pairs")
+        prefix = inst.dir / "pairs-soak"
+        write_thread_files(prefix, pairs, self.o.threads)
+        res = self.wrk.run(name, "otpd", inst.url, seconds, "mix.lua",
+                           [API_KEY, self.tag(), str(prefix)], inst.pids, settle=inst.drain,
+                           counted=False)
+        if hasattr(inst.store, "still_pending"):
+            pending = inst.store.still_pending(TENANT, [id_ for id_, _ in pairs])
+            inst.give_back([p for p in pairs if p[0] in pending])
+        return res
+
+    def soak_loop(self, inst: Otpd, soak: SoakRun, send_rps: float, slice_s: int,
+                  mix_rps: float) -> None:
+        """Chained wrk runs of the mix until the time is up; RSS sampled meanwhile."""
+        soak.warmup_s = min(SOAK_WARMUP_S, 0.1 * self.o.soak)
+        sweeps0 = inst.store_op("sweep")
+        sampler = RssSampler(inst, SOAK_SAMPLE_S)
+        sampler.start()
+        try:
+            while (left := self.o.soak - (time.monotonic() - sampler.t0)) >= 1:
+                seconds = min(slice_s, round(left))
+                # The mix makes as many pairs as it uses, but if the rate went up the pool
+                # may not cover a whole run: a shorter one then, or seeding (send-only load
+                # inside the soak, reported) when it would be very short.
+                covered = self.soak_seconds_covered(inst.unused(), mix_rps)
+                if covered < min(seconds, SOAK_MIN_SLICE_S):
+                    need = self.soak_pairs(mix_rps, seconds)
+                    log(f"soak: {inst.unused():,} pairs left, {need:,} needed; seeding")
+                    missing = need - inst.unused()
+                    secs = min(int(missing / send_rps * 1.1) + 1, SOAK_MAX_SEED_S, round(left))
+                    soak.seeding.append(self.send(inst, "soak seeding (send only)", secs,
+                                                  counted=False))
+                    continue  # less time left now
+                seconds = min(seconds, covered)
+                need = self.soak_pairs(mix_rps, seconds)
+                n = len(soak.slices) + 1
+                res = self.mix_slice(inst, f"soak mix {n}", seconds, need)
+                self.note_pairs(res)
+                soak.slices.append(res)
+                mix_rps = max(res.rps, 1.0)  # the next run's pairs follow the last rate
+                if sampler.error is not None:
+                    raise BenchError(f"soak: RSS sampling failed: {sampler.error}")
+        finally:
+            sampler.finish()
+            soak.wall_s = time.monotonic() - sampler.t0
+            soak.samples = sampler.samples
+        soak.hwm_kib = inst.memory_kib()["VmHWM"]  # the process's peak, seeding included
+        c1, s1 = inst.store_op("sweep")
+        soak.sweeps = (c1 - sweeps0[0], s1 - sweeps0[1])
+        soak.total = self.soak_total(soak)
+        self.check(soak.total)
+
+    @staticmethod
+    def soak_total(soak: SoakRun) -> Result:
+        total = Result("soak", "otpd")
+        for r in soak.slices + soak.seeding:
+            total.requests += r.requests
+            total.seconds += r.seconds
+            total.non2xx += r.non2xx
+            for k, v in r.socket_errors.items():
+                total.socket_errors[k] = total.socket_errors.get(k, 0) + v
+            total.p99_ms = max(total.p99_ms, r.p99_ms)
+        total.rps = total.requests / max(soak.wall_s, 1e-9)
+        return total
+
     def run(self) -> None:
         log(f"work dir {self.workdir}")
         self.cold_start()
@@ -776,6 +1224,11 @@ class Bench:
         if not self.o.no_info:
             self.info_instance()
         self.nginx("nginx (again, at the end)")
+        # The longer targets come last, so the scenarios above run as they always did.
+        if self.o.pending:
+            self.pending_runs()
+        if self.o.soak:
+            self.soak()
 
     def cleanup(self) -> None:
         PROCS.stop_all()
@@ -914,6 +1367,9 @@ def report(b: Bench, opts, command: str, micro: str) -> tuple[str, str]:
         "under overload). \"other load\" is CPU used by processes other than the server and "
         "wrk during the run: anything well above 0 means the figures were disturbed.",
         "",
+    ]
+    longer_md, longer_plain = longer_targets(b, opts, md_table)
+    lines += longer_md + [
         "<details><summary>Per-run details</summary>",
         "",
         md_table(detail_hdr, detail_rows),
@@ -926,6 +1382,9 @@ def report(b: Bench, opts, command: str, micro: str) -> tuple[str, str]:
     lines += ["otpd's configuration (the API key is this run's throwaway; `listen`, `store` "
               "and `data_dir` point into a temporary directory):", "", "```toml",
               b.config_sample.strip(), "```", "", "</details>", ""]
+    rebuilt = rebuilt_note(b, opts)
+    if rebuilt:
+        lines += [f"**Note:** {rebuilt}", ""]
     if b.broken:
         lines += ["**BROKEN BENCHMARK** — these runs had too many errors to mean anything:", ""]
         lines += [f"- {w}" for w in b.broken] + [""]
@@ -934,7 +1393,185 @@ def report(b: Bench, opts, command: str, micro: str) -> tuple[str, str]:
 
     plain = [" | ".join(header)]
     plain += [" | ".join(r) for r in rows]
+    plain += [""] + longer_plain
     return "\n".join(lines), "\n".join(plain)
+
+
+# ---- report: the longer targets (--pending, --soak) ----------------------------------------
+
+def fmt_n(n: int) -> str:
+    return f"{n:,}"
+
+
+def fmt_mib(kib: float) -> str:
+    return f"{kib / 1024:.1f} MiB"
+
+
+def pending_verdict(b: Bench, opts) -> tuple[str, str]:
+    """(measured, met?) for "throughput within 10 % from 1 000 to 10 000 000 pending"."""
+    if not opts.pending:
+        return "not run (give `--pending N,N…`)", "—"
+    if not b.pending_supported():
+        return f"not run (`--store {opts.store}` has no prefill)", "—"
+    done = [r for r in b.pending if r.send is not None and r.verify is not None]
+    if len(done) < 2:
+        why = "a ratio needs two" if len(done) == len(opts.pending) else "the run was aborted"
+        return f"incomplete: {len(done)} of {len(opts.pending)} N measured ({why})", "—"
+    lo, hi = done[0], done[-1]
+    parts, ok = [], True
+    for what in ("send", "verify"):
+        a, z = getattr(lo, what), getattr(hi, what)
+        ratio = z.rps / a.rps if a.rps else 0.0
+        ok = ok and ratio >= PENDING_TARGET_RATIO
+        parts.append(f"{what} {a.rps:,.0f} → {z.rps:,.0f} req/s ({ratio:.2f}×)")
+    measured = (f"{fmt_n(lo.n)} → {fmt_n(hi.n)} pending codes: " + "; ".join(parts))
+    met = "yes" if ok else "**no**"
+    if lo.n > PENDING_TARGET_RANGE[0] or hi.n < PENDING_TARGET_RANGE[1]:
+        met += " (over a smaller range than the target's)"
+    if len(done) < len(opts.pending):
+        met += f" (only {len(done)} of {len(opts.pending)} N measured)"
+    if any(r.error_fraction() > BROKEN_FRACTION for p in done for r in (p.send, p.verify)):
+        met = "**BROKEN** (errors)"
+    return measured, met
+
+
+def soak_figures(soak: SoakRun) -> dict | None:
+    """RSS after the warm-up, at the end, max, least-squares slope over the samples after
+    the warm-up, and the verdict; None when too few samples follow the warm-up."""
+    after = [(t, kib) for t, kib in soak.samples if t >= soak.warmup_s]
+    if len(after) < 2:
+        return None
+    start, end = after[0][1], after[-1][1]
+    fit = statistics.linear_regression([t / 60 for t, _ in after], [k for _, k in after])
+    slope = fit.slope  # KiB per minute
+    flat = (abs(end - start) <= RSS_FLAT_FRACTION * start
+            and abs(slope) <= RSS_SLOPE_LIMIT * start)
+    return {"start": start, "start_t": after[0][0], "end": end,
+            "max": max(k for _, k in soak.samples), "slope": slope, "flat": flat,
+            "n": len(after)}
+
+
+def soak_verdict(b: Bench, opts) -> tuple[str, str]:
+    """(measured, met?) for "RSS flat over a 10-minute soak"."""
+    if not opts.soak:
+        return "not run (give `--soak SECONDS`)", "—"
+    soak = b.soak_run
+    if soak is None:
+        return "not run (the run was aborted before it)", "—"
+    f = soak_figures(soak) if soak.total is not None else None
+    if f is None:
+        return "incomplete (aborted, or too few RSS samples after the warm-up)", "—"
+    change = (f["end"] - f["start"]) / f["start"]
+    load = "mix" + (", some send-only seeding" if soak.seeding else "")
+    measured = (f"{soak.wall_s:.0f} s soak ({load}), {soak.total.rps:,.0f} req/s: RSS "
+                f"{fmt_mib(f['start'])} at {f['start_t']:.0f} s → {fmt_mib(f['end'])} at the "
+                f"end ({change:+.1%}), max {fmt_mib(f['max'])}, slope "
+                f"{f['slope']:+,.0f} KiB/min")
+    met = "yes" if f["flat"] else "**no**"
+    if soak.seconds < SOAK_TARGET_S:
+        met += " (shorter than the target's 10 min)"
+    if soak.total.error_fraction() > BROKEN_FRACTION:
+        met = "**BROKEN** (errors)"
+    return measured, met
+
+
+def pending_table(b: Bench, md_table) -> list[str]:
+    hdr = ["pending codes", "prefill", "rows/s", "file", "bytes/code", "send req/s",
+           "send p99", "send CPU µs/req", "verify req/s", "verify p99", "verify CPU µs/req",
+           "other load (send, verify)", "notes"]
+    rows = []
+    for r in b.pending:
+        if r.prefill_s is None:
+            row = [fmt_n(r.n), "failed", "—", "—", "—"]
+        else:
+            row = [fmt_n(r.n), f"{r.prefill_s:.1f} s", f"{r.n / max(r.prefill_s, 1e-9):,.0f}",
+                   f"{r.db_bytes / 1e6:,.1f} MB", f"{r.db_bytes / max(r.n, 1):,.0f}"]
+        for res in (r.send, r.verify):
+            row += ([f"{res.rps:,.0f}", fmt_ms(res.p99_ms), f"{res.cpu_us_per_req:.1f}"]
+                    if res is not None else ["—", "—", "—"])
+        row.append(", ".join(f"{res.other_cores:.2f}" for res in (r.send, r.verify)
+                             if res is not None) or "—")
+        notes = [f"{name}: {n}" for name, res in (("send", r.send), ("verify", r.verify))
+                 if res is not None for n in res.notes]
+        notes += [f"{name}: {res.non2xx} non-2xx, {sum(res.socket_errors.values())} socket "
+                  f"errors" for name, res in (("send", r.send), ("verify", r.verify))
+                  if res is not None and (res.non2xx or res.socket_errors)]
+        rows.append(row + ["; ".join(notes)])
+    return [md_table(hdr, rows), "",
+            f"Each N on a fresh data dir: `otpd store init`, then N pending codes written "
+            f"straight into the SQLite file in one transaction (a `verifications` row, status "
+            f"pending, delivery sent, expiring {TTL_S} s after a created_at spread over the "
+            f"last {PENDING_SPREAD_S} s, and its `sends` row; ids and hashes in otpd's "
+            f"formats), then otpd started on it and the send and verify scenarios run as "
+            f"above. \"file\" is the database after the prefill (WAL checkpointed); the data "
+            f"dir is deleted after each N. otpd sweeps expired records every 60 s under the "
+            f"store's lock; sweeps that fell inside a measured run are in the notes.", ""]
+
+
+def soak_details(soak: SoakRun) -> list[str]:
+    if soak.total is None:
+        return []
+    load_s = sum(r.seconds for r in soak.slices + soak.seeding)
+    pauses = len(soak.slices) + len(soak.seeding) - 1
+    mix = soak.slices
+    samples = ", ".join(f"{t:.0f} s {k / 1024:.1f}" for t, k in soak.samples)
+    lines = [
+        f"Soak: {len(mix)} chained wrk run(s) of the mix (≤ {SOAK_SLICE_S} s each, new "
+        f"recipients each; each run is handed unused pairs and gives back the ones whose code "
+        f"it did not verify) over {soak.wall_s:.0f} s. wrk was running for "
+        f"{load_s:.1f} s of them; the other {max(soak.wall_s - load_s, 0):.1f} s are "
+        f"{pauses} pause(s) without load between runs (draining the delivery queue, "
+        f"collecting the pairs for the next run) and the drain after the last one."
+        + (f" {len(soak.seeding)} send-only seeding run(s) ("
+           f"{sum(r.seconds for r in soak.seeding):.0f} s) were needed inside the soak: the "
+           f"mix used pairs faster than expected."
+           if soak.seeding else " No send-only seeding was needed inside the soak."),
+        f"{soak.total.requests:,} requests, {soak.total.non2xx} non-2xx, "
+        f"{sum(soak.total.socket_errors.values())} socket errors; mix req/s first "
+        f"{mix[0].rps:,.0f}, last {mix[-1].rps:,.0f}; worst p99 of a run "
+        f"{fmt_ms(soak.total.p99_ms)}; {soak.sweeps[0]} expiry sweeps "
+        f"({soak.sweeps[1]:.2f} s). Peak RSS of the process (VmHWM, seeding before the soak "
+        f"included): {fmt_mib(soak.hwm_kib)}." if mix else "",
+        f"Before the clock started: RSS {fmt_mib(soak.rss_fresh_kib)} after start-up and "
+        f"one send; then {soak.pre_load_s:.0f} s of load (send-only runs seeding the first "
+        f"run's pairs, and a 1 s mix probe) took it to the first sample below.",
+        f"RSS (MiB) sampled every {SOAK_SAMPLE_S} s: {samples}. Warm-up (not judged): the "
+        f"first {soak.warmup_s:.0f} s. Flat means: the end within "
+        f"{RSS_FLAT_FRACTION:.0%} of the first sample after the warm-up, and the "
+        f"least-squares slope of the samples after it within {RSS_SLOPE_LIMIT:.0%} of that "
+        f"value per minute.",
+    ]
+    return [line for line in lines if line] + [""]
+
+
+def longer_targets(b: Bench, opts, md_table) -> tuple[list[str], list[str]]:
+    """Markdown lines and plain lines for the targets measured with --pending and --soak."""
+    pending = ["throughput within 10 % from 1,000 to 10,000,000 pending codes",
+               *pending_verdict(b, opts)]
+    soak = ["RSS flat over a 10-minute soak", *soak_verdict(b, opts)]
+    hdr = ["target", "measured", "met?"]
+    md = ["### Pending codes and soak (`--pending`, `--soak`)", "",
+          md_table(hdr, [pending, soak]), ""]
+    if b.pending:
+        md += pending_table(b, md_table)
+    if b.soak_run is not None:
+        md += soak_details(b.soak_run)
+    plain = [" | ".join(hdr), " | ".join(pending), " | ".join(soak)]
+    return md, plain
+
+
+def rebuilt_note(b: Bench, opts) -> str:
+    """Each otpd instance execs the binary anew: if someone rebuilt it during a long run
+    (a 10M prefill, a soak), the later scenarios measured another build."""
+    try:
+        now = os.path.getmtime(opts.otpd)
+    except OSError:
+        return f"`{opts.otpd}` was removed during the run."
+    if now == b.built_mtime:
+        return ""
+    when = datetime.datetime.fromtimestamp(now, datetime.timezone.utc).strftime("%H:%M UTC")
+    return (f"`{opts.otpd}` was rebuilt during the run (at {when}): the scenarios started "
+            f"after that measured a different build than the one named above.")
 
 
 def _wrk_version(binary: str) -> str:
@@ -1005,8 +1642,9 @@ On this 2-core machine, load generator included: send ≥ 50 % and verify ≥ 60
 req/s; server CPU ≤ 4× nginx's per request; p99 within 2× nginx's p99; cold start (exec to
 first answered request) < 20 ms.
 
-TODO: soak test (RSS and latency over hours at steady load) and a store holding 10M pending
-codes are not measured yet.
+Throughput within 10 % from 1 000 to 10 000 000 pending codes and RSS flat over a
+10-minute soak are measured only when asked: `make bench BENCH_ARGS="--pending
+1000,10000000 --soak 600"`.
 
 ## Results
 
@@ -1031,6 +1669,17 @@ def write_report(path: Path, generated: str) -> None:
 
 # ---- main ----------------------------------------------------------------------------------
 
+def pending_list(text: str) -> list[int]:
+    """"1000,10000000" (underscores allowed) -> [1000, 10000000], sorted, no duplicates."""
+    try:
+        values = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of counts: {text!r}") from None
+    if not values or values[0] < 0:
+        raise argparse.ArgumentTypeError(f"counts must be 0 or more: {text!r}")
+    return values
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--otpd", default=str(ROOT / "build/bin/otpd"), help="the otpd binary")
@@ -1053,8 +1702,19 @@ def main() -> int:
     ap.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
                     help="before each measured run, wait up to SECONDS for other processes "
                          "to leave the CPUs idle (for a shared machine; default: don't wait)")
-    ap.add_argument("--keep", action="store_true", help="keep the temporary work dir")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the temporary work dir (not the prefilled --pending databases)")
+    ap.add_argument("--pending", type=pending_list, default=[], metavar="N[,N...]",
+                    help="also measure send and verify on a store prefilled with N pending "
+                         "codes, for each N (e.g. 1000,10000000: ~6 GB of disk and several "
+                         "minutes of prefill for 10M); target: the largest N within 10 %% of "
+                         "the smallest's req/s")
+    ap.add_argument("--soak", type=int, default=0, metavar="SECONDS",
+                    help="also run the mix for SECONDS against one otpd, sampling its RSS "
+                         "every 10 s (target: 600 s, RSS flat); default: not run")
     opts = ap.parse_args()
+    if opts.soak < 0:
+        ap.error("--soak: SECONDS must be 0 (not run) or more")
 
     opts.duration = opts.duration or (2 if opts.short else 10)
     opts.seed_seconds = 1 if opts.short else 2
@@ -1094,6 +1754,8 @@ def main() -> int:
     print()
     print(plain)
     print(f"\nwritten to {opts.out}")
+    if rebuilt_note(b, opts):
+        print("\nNOTE: " + rebuilt_note(b, opts), file=sys.stderr)
     if b.broken:
         print("\nBROKEN BENCHMARK:\n  " + "\n  ".join(b.broken), file=sys.stderr)
         return 1
