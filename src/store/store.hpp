@@ -231,9 +231,11 @@ class Store {
   // in one atomic step: concurrent takers never get more tokens than the bucket held.
   virtual Result<TokenOutcome> take_token(const TokenRequest& request) = 0;
 
-  // Deletes verifications past delete_after, lapsed idempotency records, send counters
-  // whose window has passed, buckets idle long enough to be full again, and send and
-  // failure records older than `counter_horizon` before now. Returns rows deleted.
+  // Deletes verifications past delete_after with their send records, lapsed idempotency
+  // records, send counters whose window has passed, buckets idle long enough to be full
+  // again, and failure records older than `counter_horizon` before now. Returns rows
+  // deleted. (A send counts in its recipient's window only while its verification is kept:
+  // a retention shorter than the window lets sends stop counting early.)
   virtual Result<std::size_t> sweep(core::TimePoint now, core::Seconds counter_horizon) = 0;
 };
 

@@ -1207,15 +1207,19 @@ TEST_P(StoreConformance, SweepDeletesOnlyWhatIsPastDeleteAfter) {
   EXPECT_EQ(check(young, "123456", old.delete_after).kind, Check::kApproved);
 }
 
-TEST_P(StoreConformance, SweepKeepsCountersInsideTheHorizon) {
-  const StartOptions o{.cooldown_seconds = 0, .max_sends = 1, .window_seconds = 600};
-  started(kTenant, kAlice, kT0, o);
-  store_->sweep(kT0 + seconds(10), seconds(600)).value();
-  EXPECT_EQ(start(start_request(kTenant, kAlice, kT0 + seconds(11), o)).kind, Start::kSendLimit);
+// A send record is kept while its verification is (however short the horizon) and goes
+// with it.
+TEST_P(StoreConformance, SendRecordsGoWithTheirVerification) {
+  const StartOptions o{
+      .ttl_seconds = 60, .cooldown_seconds = 0, .max_sends = 1, .retention_seconds = 60};
+  Verification v = started(kTenant, kAlice, kT0, o);
+  ASSERT_EQ(v.delete_after, kT0 + seconds(120));
+  store_->sweep(kT0 + seconds(119), seconds(5)).value();
+  EXPECT_EQ(start(start_request(kTenant, kAlice, kT0 + seconds(119), o)).kind, Start::kSendLimit);
 
-  // A horizon shorter than the window is the caller's mistake, but shows the rows go.
-  EXPECT_GE(store_->sweep(kT0 + seconds(10), seconds(5)).value(), 1u);
-  EXPECT_EQ(start(start_request(kTenant, kAlice, kT0 + seconds(11), o)).kind, Start::kStarted);
+  EXPECT_GE(store_->sweep(kT0 + seconds(120), hours(2)).value(), 2u);
+  EXPECT_FALSE(get(v).has_value());
+  EXPECT_EQ(start(start_request(kTenant, kAlice, kT0 + seconds(121), o)).kind, Start::kStarted);
 }
 
 TEST_P(StoreConformance, SweepForgetsLapsedIdempotencyKeysOnly) {

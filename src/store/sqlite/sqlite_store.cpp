@@ -123,7 +123,9 @@ CREATE INDEX IF NOT EXISTS token_buckets_by_full_at ON token_buckets (full_at);
     // v3: the tables written on every send, check or token taken are clustered on their
     // primary key (WITHOUT ROWID): one B-tree each instead of a rowid table plus the index
     // of its key, so each commit writes fewer pages (two fewer for a send). A send record
-    // now carries its verification's id, which makes it a key. Done by kV3Rebuilds.
+    // now carries its verification's id, which makes it a key, and goes with it when the
+    // sweep deletes it; a v2 send record whose verification is already gone is dropped.
+    // Done by kV3Rebuilds.
     "SELECT 1",
 };
 
@@ -138,8 +140,9 @@ CREATE TABLE sends_v3 (
   tenant TEXT NOT NULL, recipient_hash TEXT NOT NULL, sent_at INTEGER NOT NULL, id TEXT NOT NULL,
   PRIMARY KEY (tenant, recipient_hash, sent_at, id)
 ) WITHOUT ROWID;
-INSERT INTO sends_v3 (tenant, recipient_hash, sent_at, id)
-  SELECT tenant, recipient_hash, sent_at, 'v2-' || rowid FROM sends;
+INSERT OR IGNORE INTO sends_v3 (tenant, recipient_hash, sent_at, id)
+  SELECT s.tenant, s.recipient_hash, s.sent_at, v.id FROM sends s JOIN verifications v
+    ON v.tenant = s.tenant AND v.recipient_hash = s.recipient_hash AND v.created_at = s.sent_at;
 DROP TABLE sends;
 ALTER TABLE sends_v3 RENAME TO sends;
 )sql"},
@@ -410,13 +413,17 @@ constexpr const char* kSqlText[] = {
     // Only an unfinished reservation: a completed response stays replayable.
     "DELETE FROM idempotency WHERE tenant = ?1 AND key = ?2 AND state = 'in_progress'",
     "DELETE FROM verifications WHERE delete_after <= ?1",
-    "UPDATE verifications SET delivery = 'failed' WHERE delivery = 'queued' AND EXISTS"
-    " (SELECT 1 FROM deliveries d WHERE d.tenant = verifications.tenant"
-    " AND d.id = verifications.id AND d.expires_at <= ?1)",
+    // Driven from the (small) queue, so the sweep never scans every verification.
+    "UPDATE verifications SET delivery = 'failed' WHERE delivery = 'queued' AND (tenant, id) IN"
+    " (SELECT tenant, id FROM deliveries WHERE expires_at <= ?1)",
     "DELETE FROM deliveries WHERE expires_at <= ?1 OR NOT EXISTS"
     " (SELECT 1 FROM verifications v WHERE v.tenant = deliveries.tenant AND v.id = deliveries.id)",
     "DELETE FROM idempotency WHERE expires_at <= ?1",
-    "DELETE FROM sends WHERE sent_at < ?1",
+    // A send record goes with its verification, found by the delete_after index and deleted
+    // by primary key: a scan for old records would read every send under the store's lock
+    // (seconds with millions of codes pending).
+    "DELETE FROM sends WHERE (tenant, recipient_hash, sent_at, id) IN"
+    " (SELECT tenant, recipient_hash, created_at, id FROM verifications WHERE delete_after <= ?1)",
     "DELETE FROM failures WHERE at < ?1",
     "SELECT count FROM send_counters WHERE key = ?1 AND window_start = ?2 AND window_end = ?3",
     "INSERT INTO send_counters (key, window_start, window_end, count) VALUES (?1, ?2, ?3, 1)"
@@ -1389,9 +1396,10 @@ Result<std::size_t> SqliteStore::sweep(TimePoint now, Seconds counter_horizon) {
     const TimePoint horizon = now - counter_horizon;
     const std::pair<Sql, TimePoint> steps[] = {
         // Mark before deleting: the jobs are what says which verifications to mark.
-        {Sql::kFailExpiredDeliveries, now}, {Sql::kSweepVerifications, now},
-        {Sql::kSweepDeliveries, now},       {Sql::kSweepIdempotency, now},
-        {Sql::kSweepSends, horizon},        {Sql::kSweepFailures, horizon},
+        // Send records before their verifications: the verifications say which go.
+        {Sql::kFailExpiredDeliveries, now}, {Sql::kSweepSends, now},
+        {Sql::kSweepVerifications, now},    {Sql::kSweepDeliveries, now},
+        {Sql::kSweepIdempotency, now},      {Sql::kSweepFailures, horizon},
         {Sql::kSweepCounters, now},         {Sql::kSweepBuckets, now},
     };
     for (const auto& [sql, at] : steps) {
