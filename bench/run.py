@@ -1005,8 +1005,9 @@ class Bench:
             wait_quiet(self.o.wait_quiet)
 
     def pairs_needed(self, verify_rps: float) -> int:
-        """Pairs for one measured run at verify_rps, with a margin."""
-        return int(verify_rps * self.seconds * 1.5) + 1000
+        """Pairs for one measured run at verify_rps, with a margin: wide, because each wrk
+        thread has its own half of the pairs and the probe underestimates a quiet run."""
+        return int(verify_rps * self.seconds * 2.5) + 1000
 
     def seed_to(self, inst: Otpd, send_rps: float, wanted: int,
                 max_seconds: int | None = None) -> Result | None:
