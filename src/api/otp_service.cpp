@@ -401,8 +401,8 @@ Response OtpService::start(const config::TenantConfig& tenant, const SendInput& 
     job.channel = stored.channel;
     job.sealed = std::move(start_request.sealed_delivery);
     job.expires_at = stored.expires_at;
-    // Refused only when the worker began stopping meanwhile: the job then waits out its
-    // lease in the store and is delivered after the restart.
+    // Refused when the worker began stopping meanwhile or has too many jobs waiting: the
+    // job then waits out its lease in the store and is taken from there.
     (void)notifier_->take_over(std::move(job));
   } else if (notifier_) {
     notifier_->notify();

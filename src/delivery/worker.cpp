@@ -32,6 +32,10 @@ namespace {
 
 constexpr std::size_t kBatch = 64;        // jobs taken per round
 constexpr std::size_t kMaxInFlight = 64;  // attempts running at once
+// Jobs handed over and waiting in memory for a free attempt slot. Past this (a provider
+// that hangs while sends keep coming) take_over refuses, and a job waits in the store
+// instead, where its lease makes it due again in Worker::kLease: memory stays bounded.
+constexpr std::size_t kMaxWaiting = 1024;
 constexpr core::Millis kLease = Worker::kLease;
 constexpr core::Millis kMaxStoreBackoff{30000};
 
@@ -112,6 +116,7 @@ struct Worker::Impl : std::enable_shared_from_this<Impl> {
       std::lock_guard lock(handed_mu_);
       // Behind jobs already waiting, or past the cap: the loop starts it when there is room.
       if (!handed_.empty() || in_flight_.load() >= kMaxInFlight) {
+        if (handed_.size() >= kMaxWaiting) return false;
         handed_.push_back(std::move(job));
         wake();
         return true;

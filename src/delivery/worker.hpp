@@ -28,7 +28,8 @@ class Notifier {
   // stores a send, since the answer decides whether the stored job starts out leased.
   virtual bool accepting() const = 0;
   // A job just stored with delivery_leased_until = now + lease(): deliver it without
-  // fetching it from the store. False when stopping; the job then waits out its lease.
+  // fetching it from the store. False when stopping, or when 1024 handed-over jobs are
+  // already waiting for an attempt slot; the job then waits out its lease in the store.
   virtual bool take_over(store::DeliveryJob job) = 0;
   virtual core::Millis lease() const = 0;
 };

@@ -517,6 +517,24 @@ TEST_P(WorkerTest, JobsTakenOverPastTheCapWaitForRoom) {
   EXPECT_EQ(depth(), 0u);
 }
 
+// A provider that hangs while sends keep coming: memory holds at most 1024 waiting jobs;
+// the next is refused and waits in the store, due again once its lease has passed.
+TEST_P(WorkerTest, TakeOverRefusesPastTheWaitingLimitAndTheStoreKeepsTheJob) {
+  webhook_->hold = true;
+  start_worker();
+  for (int i = 0; i < 64 + 1024; ++i) hand_over("v" + std::to_string(i), ChannelKind::kWebhook);
+  EXPECT_FALSE(worker_->take_over(enqueue("extra", ChannelKind::kWebhook, 5min, {}, true)));
+  ASSERT_TRUE(eventually([&] { return webhook_->calls() == 64; }));
+  webhook_->hold = false;
+  ASSERT_TRUE(eventually([&] { return recording_->finish_calls() == 64 + 1024; }));
+  EXPECT_EQ(depth(), 1u);
+  EXPECT_FALSE(recording_->finished("extra").has_value());
+  clock_.advance(Worker::kLease);
+  worker_->notify();
+  ASSERT_TRUE(eventually([&] { return finished_as("extra", DeliveryStatus::kSent); }));
+  EXPECT_EQ(depth(), 0u);
+}
+
 TEST_P(WorkerTest, StopStartsWhatWasTakenOverAndRefusesMore) {
   webhook_->hold = true;
   start_worker();
