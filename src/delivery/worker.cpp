@@ -36,7 +36,6 @@ constexpr std::size_t kMaxInFlight = 64;  // attempts running at once
 // that hangs while sends keep coming) take_over refuses, and a job waits in the store
 // instead, where its lease makes it due again in Worker::kLease: memory stays bounded.
 constexpr std::size_t kMaxWaiting = 1024;
-constexpr core::Millis kLease = Worker::kLease;
 constexpr core::Millis kMaxStoreBackoff{30000};
 
 }  // namespace
