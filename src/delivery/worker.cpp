@@ -102,8 +102,7 @@ struct Worker::Impl : std::enable_shared_from_this<Impl> {
   mutable std::mutex finish_mu_;
   struct Finished {
     store::FinishedDelivery done;
-    core::ChannelKind channel;
-    int attempt;
+    core::ChannelKind channel;  // for the log line, should the write fail
   };
   std::vector<Finished> finished_;  // GUARDED_BY(finish_mu_)
   bool flush_armed_ = false;        // GUARDED_BY(finish_mu_)
@@ -147,7 +146,7 @@ struct Worker::Impl : std::enable_shared_from_this<Impl> {
     bool arm = false;
     {
       std::lock_guard lock(finish_mu_);
-      finished_.push_back({{job.tenant, job.id, outcome}, job.channel, job.attempts + 1});
+      finished_.push_back({{job.tenant, job.id, outcome}, job.channel});
       arm = !std::exchange(flush_armed_, true);
     }
     if (!arm) return;
