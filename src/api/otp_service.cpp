@@ -307,7 +307,7 @@ Response OtpService::start(const config::TenantConfig& tenant, const SendInput& 
 
   core::Verification v;
   v.tenant = tenant_id;
-  v.id = core::VerificationId(core::base64url_encode(core::random_bytes(rng_, 16)));
+  v.id = core::new_verification_id(rng_);
   v.recipient = keyring_.recipient_hash(tenant_id, input.recipient.normalized);
   v.masked_to = core::mask_recipient(input.recipient);
   v.channel = input.channel;

@@ -1,6 +1,8 @@
 // Wire names of a verification's status and delivery status.
 #include "core/verification.hpp"
 
+#include "core/crypto.hpp"
+
 namespace otpd::core {
 
 const char* to_string(Status status) {
@@ -29,6 +31,10 @@ const char* to_string(DeliveryStatus status) {
       return "failed";
   }
   return "unknown";
+}
+
+VerificationId new_verification_id(RandomSource& rng) {
+  return VerificationId("v_" + base64url_encode(random_bytes(rng, 16)));
 }
 
 }  // namespace otpd::core

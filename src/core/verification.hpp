@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "core/random.hpp"
 #include "core/types.hpp"
 
 namespace otpd::core {
@@ -44,5 +45,10 @@ struct Verification {
   }
   int attempts_remaining() const { return attempts >= max_attempts ? 0 : max_attempts - attempts; }
 };
+
+// A fresh id: "v_" then 128 random bits in base64url. The prefix keeps the first character a
+// letter, so an id is never mistaken for a command-line option (base64url starts with '-' one
+// time in 64) and reads as a verification id wherever it is pasted.
+VerificationId new_verification_id(RandomSource& rng);
 
 }  // namespace otpd::core

@@ -3,10 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 
 #include "core/clock.hpp"
 #include "core/verification.hpp"
+#include "fake_random.hpp"
 
 namespace otpd::core {
 namespace {
@@ -81,6 +83,31 @@ TEST(StrongString, ComparesByValue) {
   EXPECT_LT(TenantId("a"), TenantId("b"));
   EXPECT_TRUE(TenantId().empty());
   EXPECT_EQ(VerificationId("x").str(), "x");
+}
+
+// 0xF8 is 111110 in its top bits: bare base64url would start with '-', which a command line
+// reads as an option (CI once failed on exactly that, one send in 64).
+TEST(VerificationIdGeneration, NeverStartsWithAnOptionCharacter) {
+  testing::ScriptedRandom dash_first({0xF8, 0xFF});
+  const VerificationId id = new_verification_id(dash_first);
+  EXPECT_EQ(id.str().rfind("v_", 0), 0u) << id.str();
+  EXPECT_EQ(dash_first.drawn(), 16u);  // 128 random bits behind the prefix
+  EXPECT_EQ(id.str().size(), 2u + 22u);
+  EXPECT_EQ(id.str().substr(2, 1), "-");
+}
+
+TEST(VerificationIdGeneration, IdsAreUrlSafeAndDistinct) {
+  OpenSslRandom rng;
+  std::set<std::string> seen;
+  for (int i = 0; i < 2000; ++i) {
+    const std::string id = new_verification_id(rng).str();
+    ASSERT_TRUE(std::isalpha(static_cast<unsigned char>(id[0]))) << id;
+    for (char c : id) {
+      ASSERT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') << id;
+    }
+    seen.insert(id);
+  }
+  EXPECT_EQ(seen.size(), 2000u);
 }
 
 }  // namespace
