@@ -17,6 +17,7 @@
 #include "core/crypto.hpp"
 #include "core/keyring.hpp"
 #include "delivery/console_channel.hpp"
+#include "delivery/sms_channel.hpp"
 #include "delivery/webhook_channel.hpp"
 #include "delivery/worker.hpp"
 #include "http/server.hpp"
@@ -94,8 +95,16 @@ delivery::ChannelMap build_channels(const config::Config& config, asio::io_conte
       channels[{name, core::ChannelKind::kWebhook}] = std::make_shared<delivery::WebhookChannel>(
           client, clock, tenant.webhook->url, tenant.webhook->secret);
     }
-    if (tenant.email || tenant.sms) {
-      obs::warn("email and sms channels are not available in this build; their deliveries fail",
+    if (tenant.sms && tenant.sms->provider == "twilio") {
+      channels[{name, core::ChannelKind::kSms}] = std::make_shared<delivery::TwilioSmsChannel>(
+          client, delivery::TwilioSettings{tenant.sms->base_url, tenant.sms->account_sid,
+                                           tenant.sms->auth_token, tenant.sms->from});
+    } else if (tenant.sms) {
+      obs::warn("the sns sms provider is not available in this build; its deliveries fail",
+                {{"tenant", name}});
+    }
+    if (tenant.email) {
+      obs::warn("email channels are not available in this build; their deliveries fail",
                 {{"tenant", name}});
     }
   }

@@ -21,6 +21,8 @@ bool constant_time_equal(std::string_view a, std::string_view b);
 std::string hex_encode(std::string_view bytes);
 std::optional<std::string> hex_decode(std::string_view hex);
 std::string base64url_encode(std::string_view bytes);  // no padding
+// RFC 4648 base64 with padding (HTTP Basic auth, SMTP AUTH, MIME bodies).
+std::string base64_encode(std::string_view bytes);
 
 // AES-256-GCM. The sealed form is nonce(12) || ciphertext || tag(16); `aad` binds it
 // to its context so a sealed blob cannot be moved to another record.

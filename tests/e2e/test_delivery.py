@@ -109,7 +109,6 @@ def sms_server(stack):
     return srv, twilio
 
 
-@pytest.mark.xfail(strict=True, reason="the SMTP/SES and Twilio/SNS senders are not built yet")
 def test_sms_via_twilio_compatible_api(sms_server):
     srv, twilio = sms_server
     api = srv.api("acme")
@@ -132,7 +131,6 @@ def test_sms_via_twilio_compatible_api(sms_server):
     assert_json(api.verify({"id": b["id"], "code": code}), 200)
 
 
-@pytest.mark.xfail(strict=True, reason="the SMTP/SES and Twilio/SNS senders are not built yet")
 def test_sms_is_default_for_phone_without_default_channel(sms_server):
     srv, twilio = sms_server
     srv.stop()

@@ -98,6 +98,19 @@ TEST(Base64Url, Rfc4648Vectors) {
   EXPECT_EQ(base64url_encode("\xfb\xff\xbf"), "-_-_");
 }
 
+// The same vectors in the standard alphabet, padded.
+TEST(Base64, Rfc4648Vectors) {
+  EXPECT_EQ(base64_encode(""), "");
+  EXPECT_EQ(base64_encode("f"), "Zg==");
+  EXPECT_EQ(base64_encode("fo"), "Zm8=");
+  EXPECT_EQ(base64_encode("foo"), "Zm9v");
+  EXPECT_EQ(base64_encode("foob"), "Zm9vYg==");
+  EXPECT_EQ(base64_encode("fooba"), "Zm9vYmE=");
+  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(base64_encode("\xfb\xff\xbf"), "+/+/");
+  EXPECT_EQ(base64_encode(std::string("\0a\0b", 4)), "AGEAYg==");
+}
+
 class AesGcmTest : public ::testing::Test {
  protected:
   const std::string key_ = std::string(32, '\x42');

@@ -1,0 +1,39 @@
+// The sms channel over a Twilio-compatible Messages API (PRODUCT.md section 5).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "delivery/channel.hpp"
+#include "net/http_client.hpp"
+
+namespace otpd::delivery {
+
+struct TwilioSettings {
+  std::string base_url;  // "https://api.twilio.com" or any compatible endpoint
+  std::string account_sid;
+  std::string auth_token;
+  std::string from;  // an E.164 sender, or a Messaging Service SID ("MG…")
+};
+
+class TwilioSmsChannel final : public Channel {
+ public:
+  TwilioSmsChannel(std::shared_ptr<net::HttpClient> client, TwilioSettings settings);
+  // 2xx -> delivered; 5xx, 429 and network errors -> transient; any other status -> permanent
+  // (Twilio answers 400 for numbers it will never reach, e.g. error 21211 or 21610).
+  boost::asio::awaitable<Attempt> deliver(const Message& message) override;
+
+ private:
+  std::shared_ptr<net::HttpClient> client_;
+  TwilioSettings settings_;
+  std::string url_;            // .../2010-04-01/Accounts/<sid>/Messages.json
+  std::string authorization_;  // "Basic base64(sid:token)"
+};
+
+// application/x-www-form-urlencoded: unreserved bytes as they are, space as '+', the rest %XX.
+std::string form_urlencode(std::string_view value);
+// Twilio's numeric error code from an error body ({"code":21211,...}), or "" when absent.
+// Only the number is kept: Twilio's message text repeats the phone number.
+std::string twilio_error_code(std::string_view body);
+
+}  // namespace otpd::delivery
