@@ -131,6 +131,36 @@ def test_sms_via_twilio_compatible_api(sms_server):
     assert_json(api.verify({"id": b["id"], "code": code}), 200)
 
 
+def _twilio_hits(twilio, to):
+    with twilio.cond:
+        return [h for h in twilio.hits if h.path.endswith("/Messages.json") and h.form.get("To") == to]
+
+
+def test_sms_provider_5xx_and_429_are_retried(sms_server):
+    srv, twilio = sms_server
+    api = srv.api("acme")
+    twilio.script = [503, 429]
+    to = new_phone()
+    b = send_ok(api, to, channel="sms")
+    twilio.wait_twilio(to, timeout=15)
+    wait_delivery(api, b["id"], "sent")
+    assert [h.status for h in _twilio_hits(twilio, to)] == [503, 429, 201]
+
+
+@pytest.mark.slow
+def test_sms_provider_4xx_fails_without_retry(sms_server):
+    srv, twilio = sms_server
+    api = srv.api("acme")
+    twilio.default_status = 400  # e.g. Twilio error 21211, a number it will never reach
+    to = new_phone()
+    b = send_ok(api, to, channel="sms")
+    wait_delivery(api, b["id"], "failed", timeout=10)
+    twilio.default_status = 200
+    time.sleep(2.5)  # a retry would have come after about 1 s
+    assert [h.status for h in _twilio_hits(twilio, to)] == [400]
+    assert status_of(api, b["id"])["status"] == "pending"
+
+
 def test_sms_is_default_for_phone_without_default_channel(sms_server):
     srv, twilio = sms_server
     srv.stop()
