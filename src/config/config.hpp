@@ -37,6 +37,7 @@ struct EmailChannelConfig {
   std::string provider;  // "" (smtp) or "ses"
   std::string region;
   std::string from;
+  std::string endpoint;  // ses only: "" = https://email.<region>.amazonaws.com
 };
 
 struct SmsChannelConfig {
@@ -46,6 +47,7 @@ struct SmsChannelConfig {
   std::string from;
   std::string base_url = "https://api.twilio.com";
   std::string region;
+  std::string endpoint;  // sns only: "" = https://sns.<region>.amazonaws.com
 };
 
 struct TenantConfig {

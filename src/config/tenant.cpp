@@ -140,13 +140,33 @@ WebhookChannelConfig read_webhook(const toml::table& table, const std::string& p
   return c;
 }
 
+// An AWS region goes into a host name and the signature's scope: "eu-west-1", "us-gov-west-1".
+std::string read_region(const TableReader& r) {
+  auto region = required(r, "region");
+  if (!std::all_of(region.begin(), region.end(),
+                   [](char c) { return (c >= 'a' && c <= 'z') || is_digit(c) || c == '-'; })) {
+    fail(r.key("region"), "expected an AWS region like \"eu-west-1\" (got " + quote(region) + ")");
+  }
+  return region;
+}
+
+// An SES- or SNS-compatible endpoint instead of AWS's regional one (emulators, tests).
+std::string read_endpoint(const TableReader& r) {
+  auto endpoint = r.string("endpoint").value_or("");
+  if (r.has("endpoint") && !is_http_url(endpoint)) {
+    fail(r.key("endpoint"), "expected an http:// or https:// URL");
+  }
+  return endpoint;
+}
+
 EmailChannelConfig read_email(const toml::table& table, const std::string& path) {
-  const TableReader r(table, path, {"smtp", "provider", "region", "from"});
+  const TableReader r(table, path, {"smtp", "provider", "region", "from", "endpoint"});
   EmailChannelConfig c;
   const auto provider = r.string("provider").value_or("smtp");
   if (provider == "ses") {
     c.provider = "ses";
-    c.region = required(r, "region");
+    c.region = read_region(r);
+    c.endpoint = read_endpoint(r);
     refuse(r, {"smtp"}, "not used with provider \"ses\"");
   } else if (provider == "smtp") {
     c.smtp = required(r, "smtp");
@@ -154,7 +174,7 @@ EmailChannelConfig read_email(const toml::table& table, const std::string& path)
     if (!is_url(c.smtp, "smtp://") && !is_url(c.smtp, "smtps://")) {
       fail(r.key("smtp"), "expected an smtp:// or smtps:// URL");
     }
-    refuse(r, {"region"}, "only used with provider \"ses\"");
+    refuse(r, {"region", "endpoint"}, "only used with provider \"ses\"");
   } else {
     fail(r.key("provider"), "must be \"smtp\" or \"ses\" (got " + quote(provider) + ")");
   }
@@ -163,8 +183,9 @@ EmailChannelConfig read_email(const toml::table& table, const std::string& path)
 }
 
 SmsChannelConfig read_sms(const toml::table& table, const std::string& path) {
-  const TableReader r(table, path,
-                      {"provider", "account_sid", "auth_token", "from", "base_url", "region"});
+  const TableReader r(
+      table, path,
+      {"provider", "account_sid", "auth_token", "from", "base_url", "region", "endpoint"});
   SmsChannelConfig c;
   const auto provider = r.string("provider");
   if (!provider) fail(r.key("provider"), "required (\"twilio\" or \"sns\")");
@@ -177,9 +198,10 @@ SmsChannelConfig read_sms(const toml::table& table, const std::string& path) {
       if (!is_http_url(*base_url)) fail(r.key("base_url"), "expected an http:// or https:// URL");
       c.base_url = *base_url;
     }
-    refuse(r, {"region"}, "not used with provider \"twilio\"");
+    refuse(r, {"region", "endpoint"}, "not used with provider \"twilio\"");
   } else if (c.provider == "sns") {
-    c.region = required(r, "region");
+    c.region = read_region(r);
+    c.endpoint = read_endpoint(r);
     refuse(r, {"account_sid", "auth_token", "from", "base_url"}, "not used with provider \"sns\"");
   } else {
     fail(r.key("provider"), "must be \"twilio\" or \"sns\" (got " + quote(c.provider) + ")");
