@@ -2,13 +2,14 @@
 // create a new series; values themselves are atomics.
 #include "obs/metrics.hpp"
 
-#include <cstdio>
+#include <charconv>
+#include <system_error>
 
 namespace otpd::obs {
 
-std::string format_labels(const Labels& labels) {
-  if (labels.empty()) return "";
-  std::string out = "{";
+void append_labels(Labels labels, std::string& out) {
+  if (labels.size() == 0) return;
+  out += '{';
   bool first = true;
   for (const auto& [key, value] : labels) {
     if (!first) out += ',';
@@ -26,14 +27,24 @@ std::string format_labels(const Labels& labels) {
     out += '"';
   }
   out += '}';
+}
+
+std::string format_labels(Labels labels) {
+  std::string out;
+  append_labels(labels, out);
   return out;
 }
 
 namespace {
+// The shortest text that reads back as the same double, without an exponent in the usual
+// range: "0.00025", not %.17g's "0.00025000000000000001", which made bucket labels unreadable.
 std::string format_number(double v) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  const double magnitude = v < 0 ? -v : v;
+  const bool plain = magnitude == 0 || (magnitude >= 1e-6 && magnitude < 1e15);
+  const auto [end, ec] = plain ? std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed)
+                               : std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc() ? std::string(buf, end) : std::string("NaN");
 }
 
 std::string merge_labels(const std::string& labels, const std::string& extra) {
@@ -64,8 +75,20 @@ void Histogram::render(const std::string& name, const std::string& labels, std::
   out += name + "_count" + labels + " " + std::to_string(count_.load()) + "\n";
 }
 
-Metrics::Family& Metrics::family(const std::string& name, const char* type) {
-  auto& f = families_[name];
+namespace {
+// The series key of `labels` in a per-thread buffer: after warm-up it never allocates.
+const std::string& series_key(Labels labels) {
+  thread_local std::string key;
+  key.clear();
+  append_labels(labels, key);
+  return key;
+}
+}  // namespace
+
+Metrics::Family& Metrics::family(std::string_view name, const char* type) {
+  auto it = families_.find(name);
+  if (it == families_.end()) it = families_.emplace(std::string(name), Family{}).first;
+  auto& f = it->second;
   if (f.counters.empty() && f.histograms.empty() && !f.gauge) f.type = type;
   return f;
 }
@@ -77,8 +100,8 @@ void Metrics::describe(const std::string& name, std::string type, std::string he
   f.help = std::move(help);
 }
 
-void Metrics::add(const std::string& name, const Labels& labels, unsigned long long by) {
-  const std::string key = format_labels(labels);
+void Metrics::add(std::string_view name, Labels labels, unsigned long long by) {
+  const std::string& key = series_key(labels);
   {
     std::shared_lock lock(mutex_);
     auto fit = families_.find(name);
@@ -91,13 +114,16 @@ void Metrics::add(const std::string& name, const Labels& labels, unsigned long l
     }
   }
   std::unique_lock lock(mutex_);
-  auto& slot = family(name, "counter").counters[key];
+  auto& counters = family(name, "counter").counters;
+  auto cit = counters.find(key);
+  if (cit == counters.end()) cit = counters.emplace(key, nullptr).first;
+  auto& slot = cit->second;
   if (!slot) slot = std::make_unique<std::atomic<unsigned long long>>(0);
   slot->fetch_add(by, std::memory_order_relaxed);
 }
 
-void Metrics::observe(const std::string& name, const Labels& labels, double seconds) {
-  const std::string key = format_labels(labels);
+void Metrics::observe(std::string_view name, Labels labels, double seconds) {
+  const std::string& key = series_key(labels);
   {
     std::shared_lock lock(mutex_);
     auto fit = families_.find(name);
@@ -110,7 +136,10 @@ void Metrics::observe(const std::string& name, const Labels& labels, double seco
     }
   }
   std::unique_lock lock(mutex_);
-  auto& slot = family(name, "histogram").histograms[key];
+  auto& histograms = family(name, "histogram").histograms;
+  auto hit = histograms.find(key);
+  if (hit == histograms.end()) hit = histograms.emplace(key, nullptr).first;
+  auto& slot = hit->second;
   if (!slot) slot = std::make_unique<Histogram>();
   slot->observe(seconds);
 }

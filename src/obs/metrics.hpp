@@ -6,16 +6,21 @@
 #include <array>
 #include <atomic>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
-#include <vector>
+#include <string_view>
+#include <utility>
 
 namespace otpd::obs {
 
-using Labels = std::vector<std::pair<std::string, std::string>>;
+// Views, so the hot path (a series that already exists) allocates nothing: call sites pass
+// literals and strings they already hold.
+using Label = std::pair<std::string_view, std::string_view>;
+using Labels = std::initializer_list<Label>;
 
 class Histogram {
  public:
@@ -32,8 +37,8 @@ class Histogram {
 
 class Metrics {
  public:
-  void add(const std::string& name, const Labels& labels, unsigned long long by = 1);
-  void observe(const std::string& name, const Labels& labels, double seconds);
+  void add(std::string_view name, Labels labels, unsigned long long by = 1);
+  void observe(std::string_view name, Labels labels, double seconds);
   // A gauge read at scrape time (e.g. the delivery queue depth from the store).
   void gauge(const std::string& name, std::string help, std::function<double()> read);
   void describe(const std::string& name, std::string type, std::string help);
@@ -44,16 +49,18 @@ class Metrics {
   struct Family {
     std::string type = "counter";
     std::string help;
-    std::map<std::string, std::unique_ptr<std::atomic<unsigned long long>>> counters;
-    std::map<std::string, std::unique_ptr<Histogram>> histograms;
+    std::map<std::string, std::unique_ptr<std::atomic<unsigned long long>>, std::less<>> counters;
+    std::map<std::string, std::unique_ptr<Histogram>, std::less<>> histograms;
     std::function<double()> gauge;
   };
-  Family& family(const std::string& name, const char* type);
+  Family& family(std::string_view name, const char* type);
   mutable std::shared_mutex mutex_;
-  std::map<std::string, Family> families_;
+  std::map<std::string, Family, std::less<>> families_;
 };
 
 // {a="x",b="y"} with Prometheus escaping.
-std::string format_labels(const Labels& labels);
+std::string format_labels(Labels labels);
+// The same, appended to `out` (a reused buffer).
+void append_labels(Labels labels, std::string& out);
 
 }  // namespace otpd::obs
