@@ -18,6 +18,7 @@
 #include "core/keyring.hpp"
 #include "delivery/console_channel.hpp"
 #include "delivery/sms_channel.hpp"
+#include "delivery/smtp_channel.hpp"
 #include "delivery/webhook_channel.hpp"
 #include "delivery/worker.hpp"
 #include "http/server.hpp"
@@ -103,8 +104,16 @@ delivery::ChannelMap build_channels(const config::Config& config, asio::io_conte
       obs::warn("the sns sms provider is not available in this build; its deliveries fail",
                 {{"tenant", name}});
     }
-    if (tenant.email) {
-      obs::warn("email channels are not available in this build; their deliveries fail",
+    if (tenant.email && tenant.email->provider != "ses") {
+      try {
+        channels[{name, core::ChannelKind::kEmail}] = std::make_shared<delivery::SmtpChannel>(
+            io.get_executor(), clock, tenant.email->smtp, tenant.email->from);
+      } catch (const std::invalid_argument& e) {
+        // The channel's parser is the one that will use the URL: it judges it, at start.
+        throw config::ConfigError("tenants." + name + ".channels.email: " + e.what());
+      }
+    } else if (tenant.email) {
+      obs::warn("the ses email provider is not available in this build; its deliveries fail",
                 {{"tenant", name}});
     }
   }

@@ -20,6 +20,13 @@ from harness import (assert_json, free_port, new_email, run_to_exit, send_and_co
     ({"tenants": {"globex": {"default_channel": "pigeon"}}}, "tenants.globex.default_channel"),
     ({"tenants": {"acme": {"api_keys": ["not-a-hash"]}}}, "tenants.acme.api_keys"),
     ({"listen": "127.0.0.1"}, "listen"),
+    # judged by the SMTP channel's own URL parser when the channel is built at start
+    ({"tenants": {"acme": {"channels": {"email": {"smtp": "smtp://127.0.0.1:25?tls=maybe",
+                                                  "from": "a@acme.test"}}}}},
+     "tenants.acme.channels.email"),
+    ({"tenants": {"acme": {"channels": {"email": {"smtp": "smtps://127.0.0.1:99999",
+                                                  "from": "a@acme.test"}}}}},
+     "tenants.acme.channels.email"),
 ])
 def test_bad_value_names_the_key(stack, overrides, key):
     if "listen" in overrides:

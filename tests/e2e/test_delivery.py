@@ -174,7 +174,6 @@ def test_sms_is_default_for_phone_without_default_channel(sms_server):
     assert_json(api.verify({"id": b["id"], "code": code}), 200)
 
 
-@pytest.mark.xfail(strict=True, reason="the SMTP/SES and Twilio/SNS senders are not built yet")
 def test_email_via_smtp(stack):
     sink = stack.smtp_sink()
     srv = stack.otpd(overrides={"tenants": {"acme": {
