@@ -145,7 +145,8 @@ TEST(TwilioSmsChannel, NetworkErrorIsTransient) {
   auto client = std::make_shared<net::HttpClient>(io.get_executor());
   TwilioSmsChannel channel(
       client, {"http://127.0.0.1:" + std::to_string(port), "AC0123", "t", "+15005550006"});
-  auto fut = asio::co_spawn(io, channel.deliver(sample()), asio::use_future);
+  const Message m = sample();  // deliver() takes it by reference: it must outlive io.run()
+  auto fut = asio::co_spawn(io, channel.deliver(m), asio::use_future);
   io.run();
   const auto attempt = fut.get();
   EXPECT_EQ(attempt.result, AttemptResult::kTransient);
