@@ -17,11 +17,14 @@
 #include "core/crypto.hpp"
 #include "core/keyring.hpp"
 #include "delivery/console_channel.hpp"
+#include "delivery/ses_channel.hpp"
 #include "delivery/sms_channel.hpp"
 #include "delivery/smtp_channel.hpp"
+#include "delivery/sns_channel.hpp"
 #include "delivery/webhook_channel.hpp"
 #include "delivery/worker.hpp"
 #include "http/server.hpp"
+#include "net/aws_credentials.hpp"
 #include "net/http_client.hpp"
 #include "obs/log.hpp"
 #include "obs/metrics.hpp"
@@ -90,21 +93,26 @@ delivery::ChannelMap build_channels(const config::Config& config, asio::io_conte
   delivery::ChannelMap channels;
   auto console = std::make_shared<delivery::ConsoleChannel>();
   auto client = std::make_shared<net::HttpClient>(io.get_executor());
+  // One credential source for every tenant's AWS channels: fetched credentials are cached.
+  auto aws = std::make_shared<net::AwsCredentialProvider>(client, clock);
   for (const auto& [name, tenant] : config.tenants) {
     if (tenant.console_channel) channels[{name, core::ChannelKind::kConsole}] = console;
     if (tenant.webhook) {
       channels[{name, core::ChannelKind::kWebhook}] = std::make_shared<delivery::WebhookChannel>(
           client, clock, tenant.webhook->url, tenant.webhook->secret);
     }
-    if (tenant.sms && tenant.sms->provider == "twilio") {
+    if (tenant.sms && tenant.sms->provider == "sns") {
+      channels[{name, core::ChannelKind::kSms}] = std::make_shared<delivery::SnsSmsChannel>(
+          client, aws, clock, tenant.sms->region, tenant.sms->endpoint);
+    } else if (tenant.sms) {
       channels[{name, core::ChannelKind::kSms}] = std::make_shared<delivery::TwilioSmsChannel>(
           client, delivery::TwilioSettings{tenant.sms->base_url, tenant.sms->account_sid,
                                            tenant.sms->auth_token, tenant.sms->from});
-    } else if (tenant.sms) {
-      obs::warn("the sns sms provider is not available in this build; its deliveries fail",
-                {{"tenant", name}});
     }
-    if (tenant.email && tenant.email->provider != "ses") {
+    if (tenant.email && tenant.email->provider == "ses") {
+      channels[{name, core::ChannelKind::kEmail}] = std::make_shared<delivery::SesEmailChannel>(
+          client, aws, clock, tenant.email->region, tenant.email->from, tenant.email->endpoint);
+    } else if (tenant.email) {
       try {
         channels[{name, core::ChannelKind::kEmail}] = std::make_shared<delivery::SmtpChannel>(
             io.get_executor(), clock, tenant.email->smtp, tenant.email->from);
@@ -112,9 +120,6 @@ delivery::ChannelMap build_channels(const config::Config& config, asio::io_conte
         // The channel's parser is the one that will use the URL: it judges it, at start.
         throw config::ConfigError("tenants." + name + ".channels.email: " + e.what());
       }
-    } else if (tenant.email) {
-      obs::warn("the ses email provider is not available in this build; its deliveries fail",
-                {{"tenant", name}});
     }
   }
   return channels;
