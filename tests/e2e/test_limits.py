@@ -93,7 +93,11 @@ def test_sms_allow_and_deny_prefixes(sms_stack):
         r = api.send({"to": to})
         assert_problem(r, 403, "destination_not_allowed")
     send_ok(api, "+442071234567")
-    send_ok(api, new_phone())
+    allowed = new_phone()
+    send_ok(api, allowed)
+    # the allowed ones do reach Twilio, so the refused ones would have been seen there
+    twilio.wait_twilio("+442071234567")
+    twilio.wait_twilio(allowed)
     sent_to = [h.form.get("To") for h in twilio.hits if h.path.endswith("/Messages.json")]
     assert not any(t in sent_to for t in ("+33612345678", "+447911123456", "+19005550123")), sent_to
 
