@@ -6,11 +6,11 @@
 #include <cstdio>
 #include <ctime>
 
+#include "core/crypto.hpp"
+
 namespace otpd::delivery {
 namespace {
 
-constexpr std::string_view kBase64Alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 constexpr std::size_t kBase64LineLength = 76;  // RFC 2045 6.8
 // 45 bytes are 60 base64 characters, plus the 12 of "=?UTF-8?B?" and "?=": 72, under the
 // 75 that RFC 2047 allows an encoded-word.
@@ -55,7 +55,7 @@ std::string encoded_words(std::string_view text) {
       --end;  // never end a word before a continuation byte
     }
     if (!out.empty()) out += "\r\n ";
-    out += "=?UTF-8?B?" + base64_encode(text.substr(start, end - start)) + "?=";
+    out += "=?UTF-8?B?" + core::base64_encode(text.substr(start, end - start)) + "?=";
     start = end;
   }
   return out;
@@ -144,33 +144,8 @@ bool is_plain_address(std::string_view address) {
          address.find('@', at + 1) == std::string_view::npos;
 }
 
-std::string base64_encode(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const unsigned v = static_cast<unsigned char>(bytes[i]) << 16 |
-                       static_cast<unsigned char>(bytes[i + 1]) << 8 |
-                       static_cast<unsigned char>(bytes[i + 2]);
-    out += kBase64Alphabet[v >> 18];
-    out += kBase64Alphabet[(v >> 12) & 63];
-    out += kBase64Alphabet[(v >> 6) & 63];
-    out += kBase64Alphabet[v & 63];
-  }
-  const std::size_t rest = bytes.size() - i;
-  if (rest > 0) {
-    unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
-    if (rest == 2) v |= static_cast<unsigned char>(bytes[i + 1]) << 8;
-    out += kBase64Alphabet[v >> 18];
-    out += kBase64Alphabet[(v >> 12) & 63];
-    out += rest == 2 ? kBase64Alphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
 std::string base64_lines(std::string_view bytes) {
-  const std::string encoded = base64_encode(bytes);
+  const std::string encoded = core::base64_encode(bytes);
   std::string out;
   for (std::size_t i = 0; i < encoded.size(); i += kBase64LineLength) {
     out += encoded.substr(i, kBase64LineLength);

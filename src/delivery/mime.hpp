@@ -25,8 +25,8 @@ std::optional<Mailbox> parse_mailbox(std::string_view text, std::string* why = n
 // go between the brackets of MAIL FROM:<...> and RCPT TO:<...>.
 bool is_plain_address(std::string_view address);
 
-// Standard base64 with padding; wrapped at 76 columns with CRLF after every line.
-std::string base64_encode(std::string_view bytes);
+// Standard base64 with padding (core::base64_encode), wrapped at 76 columns with CRLF
+// after every line.
 std::string base64_lines(std::string_view bytes);
 
 // `text` as it may stand in a header: unchanged when it is short printable ASCII, else

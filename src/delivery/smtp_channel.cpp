@@ -478,14 +478,14 @@ class Dialogue {
     }
     if (ext_.auth_plain) {
       const std::string token = std::string(1, '\0') + server_.user + '\0' + server_.password;
-      co_return co_await command("AUTH", "AUTH PLAIN " + base64_encode(token), Accept{235});
+      co_return co_await command("AUTH", "AUTH PLAIN " + core::base64_encode(token), Accept{235});
     }
     if (ext_.auth_login) {
       if (auto stop = co_await command("AUTH", "AUTH LOGIN", Accept{334})) co_return stop;
-      if (auto stop = co_await command("AUTH", base64_encode(server_.user), Accept{334})) {
+      if (auto stop = co_await command("AUTH", core::base64_encode(server_.user), Accept{334})) {
         co_return stop;
       }
-      co_return co_await command("AUTH", base64_encode(server_.password), Accept{235});
+      co_return co_await command("AUTH", core::base64_encode(server_.password), Accept{235});
     }
     co_return Attempt{AttemptResult::kPermanent, "smtp server offers neither AUTH PLAIN nor LOGIN"};
   }

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "../net/botocore_oracle.hpp"
-#include "canned_http_server.hpp"
+#include "../support/canned_http_server.hpp"
 #include "core/clock.hpp"
 #include "delivery/channel.hpp"
 #include "net/aws_credentials.hpp"
@@ -37,7 +37,7 @@ inline std::shared_ptr<net::AwsCredentialProvider> fixed_credentials(
 
 // Rebuilds the request the channel signed from the bytes the server received, asks botocore
 // to sign it at the same time with the same keys, and compares.
-inline void expect_botocore_agrees(const Parsed& received, const std::string& url,
+inline void expect_botocore_agrees(const testing_support::Parsed& received, const std::string& url,
                                    const net::AwsCredentials& keys, const std::string& region,
                                    const std::string& service) {
   net::testing::OracleCase c;

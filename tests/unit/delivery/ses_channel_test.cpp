@@ -15,8 +15,8 @@ namespace otpd::delivery {
 namespace {
 
 namespace asio = boost::asio;
-using testing::CannedServer;
-using testing::parse_request;
+using testing_support::CannedServer;
+using testing_support::parse_request;
 
 const net::AwsCredentials kKeys{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
                                 "session-token/+=", std::nullopt};

@@ -12,13 +12,13 @@
 #include <utility>
 #include <vector>
 
-#include "canned_http_server.hpp"
+#include "../support/canned_http_server.hpp"
 
 namespace otpd::delivery {
 namespace {
 
-using testing::CannedServer;
-using testing::parse_request;
+using testing_support::CannedServer;
+using testing_support::parse_request;
 namespace asio = boost::asio;
 
 Message sample() {

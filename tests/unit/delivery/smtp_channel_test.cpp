@@ -9,12 +9,9 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,7 +23,6 @@
 #include <chrono>
 #include <exception>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -36,12 +32,19 @@
 #include <thread>
 #include <vector>
 
+#include "../support/test_certificate.hpp"
 #include "core/clock.hpp"
 
 namespace otpd::delivery {
 namespace {
 
 using namespace std::chrono_literals;
+using testing_support::Credentials;
+using testing_support::make_self_signed;
+using testing_support::remove_trust_file;
+using testing_support::server_context;
+using testing_support::trust_file;
+using testing_support::write_trust_file;
 
 constexpr long long kNowMs = 1'700'000'000'500;  // Tue, 14 Nov 2023 22:13:20.5 UTC
 constexpr const char* kRecipient = "alice@example.com";
@@ -152,69 +155,6 @@ std::vector<Part> split_multipart(const std::string& body, const std::string& bo
 }
 
 // --- the fake server -----------------------------------------------------------------
-
-struct Credentials {
-  std::string certificate_pem;
-  std::string key_pem;
-};
-
-// A self-signed P-256 certificate for DNS name "localhost" only (as the net tests make).
-Credentials make_self_signed() {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  X509* certificate = X509_new();
-  X509_set_version(certificate, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(certificate), 1);
-  X509_gmtime_adj(X509_getm_notBefore(certificate), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(certificate), 24 * 3600);
-  X509_set_pubkey(certificate, key);
-  X509_NAME* name = X509_get_subject_name(certificate);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
-  X509_set_issuer_name(certificate, name);
-  X509V3_CTX context;
-  X509V3_set_ctx_nodb(&context);
-  X509V3_set_ctx(&context, certificate, certificate, nullptr, nullptr, 0);
-  for (const auto& [nid, value] : {std::pair{NID_subject_alt_name, "DNS:localhost"},
-                                   std::pair{NID_basic_constraints, "critical,CA:TRUE"}}) {
-    X509_EXTENSION* extension = X509V3_EXT_conf_nid(nullptr, &context, nid, value);
-    X509_add_ext(certificate, extension, -1);
-    X509_EXTENSION_free(extension);
-  }
-  X509_sign(certificate, key, EVP_sha256());
-  auto to_pem = [](auto write) {
-    BIO* bio = BIO_new(BIO_s_mem());
-    write(bio);
-    char* data = nullptr;
-    const long size = BIO_get_mem_data(bio, &data);
-    std::string pem(data, static_cast<std::size_t>(size));
-    BIO_free(bio);
-    return pem;
-  };
-  Credentials credentials;
-  credentials.certificate_pem = to_pem([&](BIO* bio) { PEM_write_bio_X509(bio, certificate); });
-  credentials.key_pem = to_pem(
-      [&](BIO* bio) { PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr); });
-  X509_free(certificate);
-  EVP_PKEY_free(key);
-  return credentials;
-}
-
-SSL_CTX* server_context(const Credentials& credentials) {
-  SSL_CTX* context = SSL_CTX_new(TLS_server_method());
-  BIO* certificate_bio = BIO_new_mem_buf(credentials.certificate_pem.data(),
-                                         static_cast<int>(credentials.certificate_pem.size()));
-  X509* certificate = PEM_read_bio_X509(certificate_bio, nullptr, nullptr, nullptr);
-  BIO* key_bio =
-      BIO_new_mem_buf(credentials.key_pem.data(), static_cast<int>(credentials.key_pem.size()));
-  EVP_PKEY* key = PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr);
-  SSL_CTX_use_certificate(context, certificate);
-  SSL_CTX_use_PrivateKey(context, key);
-  X509_free(certificate);
-  EVP_PKEY_free(key);
-  BIO_free(certificate_bio);
-  BIO_free(key_bio);
-  return context;
-}
 
 // What the server does; the stages are the command verbs, plus "greeting" (the banner)
 // and "message" (the reply after the terminating dot).
@@ -844,17 +784,12 @@ class SmtpTlsTest : public SmtpChannelTest {
  protected:
   void SetUp() override {
     credentials_ = make_self_signed();
-    trust_file_ = std::filesystem::temp_directory_path() /
-                  ("otpd-smtp-test-" + std::to_string(::getpid()) + ".pem");
-    std::ofstream(trust_file_) << credentials_.certificate_pem;
+    trust_file_ = write_trust_file("otpd-smtp-test-", credentials_.certificate_pem);
   }
-  void TearDown() override {
-    ::unsetenv("SSL_CERT_FILE");
-    std::filesystem::remove(trust_file_);
-  }
+  void TearDown() override { remove_trust_file(trust_file_); }
   // The channel reads the trust store at its first handshake, through the standard OpenSSL
   // variable rather than any switch in the channel.
-  void trust_test_certificate() { ::setenv("SSL_CERT_FILE", trust_file_.c_str(), 1); }
+  void trust_test_certificate() { trust_file(trust_file_); }
 
   Credentials credentials_;
   std::filesystem::path trust_file_;

@@ -20,15 +20,15 @@
 #include <mutex>
 #include <thread>
 
-#include "canned_http_server.hpp"
+#include "../support/canned_http_server.hpp"
 #include "core/clock.hpp"
 
 namespace otpd::delivery {
 namespace {
 
-using testing::canned;
-using testing::CannedServer;
-using testing::parse_request;
+using testing_support::canned;
+using testing_support::CannedServer;
+using testing_support::parse_request;
 
 namespace asio = boost::asio;
 using asio::ip::tcp;

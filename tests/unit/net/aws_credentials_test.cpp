@@ -14,7 +14,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
-#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -25,6 +24,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "../support/canned_http_server.hpp"
 
 namespace otpd::net {
 namespace {
@@ -87,28 +88,13 @@ class MetadataServer {
       data.append(buf, n);
       end = data.find("\r\n\r\n");
     }
+    const testing_support::Parsed request = testing_support::parse_request(data);
     Seen seen;
-    std::size_t start = 0;
-    bool first = true;
-    while (start < end) {
-      const auto nl = data.find("\r\n", start);
-      const auto line = data.substr(start, nl - start);
-      start = nl + 2;
-      if (first) {
-        const auto sp1 = line.find(' ');
-        const auto sp2 = line.find(' ', sp1 + 1);
-        seen.method = line.substr(0, sp1);
-        seen.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-        first = false;
-        continue;
-      }
-      const auto colon = line.find(':');
-      std::string name = line.substr(0, colon);
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      auto value = line.substr(colon + 1);
-      while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-      seen.headers[name] = value;
-    }
+    const auto sp1 = request.request_line.find(' ');
+    const auto sp2 = request.request_line.find(' ', sp1 + 1);
+    seen.method = request.request_line.substr(0, sp1);
+    seen.target = request.request_line.substr(sp1 + 1, sp2 - sp1 - 1);
+    seen.headers = request.headers;
     Responder responder;
     {
       std::lock_guard lock(mu_);

@@ -7,11 +7,8 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <poll.h>
-#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,7 +21,6 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -32,11 +28,19 @@
 #include <thread>
 #include <vector>
 
+#include "../support/test_certificate.hpp"
+
 namespace otpd::net {
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using testing_support::Credentials;
+using testing_support::make_self_signed;
+using testing_support::remove_trust_file;
+using testing_support::server_context;
+using testing_support::trust_file;
+using testing_support::write_trust_file;
 
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -385,71 +389,12 @@ TEST_F(HttpClientTest, HeaderInjectionIsRefused) {
 
 // --- TLS ------------------------------------------------------------------------------
 
-struct Credentials {
-  std::string certificate_pem;
-  std::string key_pem;
-};
-
-// A self-signed P-256 certificate for DNS name "localhost" only.
-Credentials make_self_signed() {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  X509* certificate = X509_new();
-  X509_set_version(certificate, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(certificate), 1);
-  X509_gmtime_adj(X509_getm_notBefore(certificate), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(certificate), 24 * 3600);
-  X509_set_pubkey(certificate, key);
-  X509_NAME* name = X509_get_subject_name(certificate);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
-  X509_set_issuer_name(certificate, name);
-  X509V3_CTX context;
-  X509V3_set_ctx_nodb(&context);
-  X509V3_set_ctx(&context, certificate, certificate, nullptr, nullptr, 0);
-  for (const auto& [nid, value] : {std::pair{NID_subject_alt_name, "DNS:localhost"},
-                                   std::pair{NID_basic_constraints, "critical,CA:TRUE"}}) {
-    X509_EXTENSION* extension = X509V3_EXT_conf_nid(nullptr, &context, nid, value);
-    X509_add_ext(certificate, extension, -1);
-    X509_EXTENSION_free(extension);
-  }
-  X509_sign(certificate, key, EVP_sha256());
-
-  auto to_pem = [](auto write) {
-    BIO* bio = BIO_new(BIO_s_mem());
-    write(bio);
-    char* data = nullptr;
-    const long size = BIO_get_mem_data(bio, &data);
-    std::string pem(data, static_cast<std::size_t>(size));
-    BIO_free(bio);
-    return pem;
-  };
-  Credentials credentials;
-  credentials.certificate_pem = to_pem([&](BIO* bio) { PEM_write_bio_X509(bio, certificate); });
-  credentials.key_pem = to_pem(
-      [&](BIO* bio) { PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr); });
-  X509_free(certificate);
-  EVP_PKEY_free(key);
-  return credentials;
-}
-
 // A one-thread HTTPS server answering every request with 200 "secure"; counts handshakes
 // that completed, which must stay at zero when the client rejects the certificate.
 class TlsServer {
  public:
   explicit TlsServer(const Credentials& credentials) {
-    context_ = SSL_CTX_new(TLS_server_method());
-    BIO* certificate_bio = BIO_new_mem_buf(credentials.certificate_pem.data(),
-                                           static_cast<int>(credentials.certificate_pem.size()));
-    X509* certificate = PEM_read_bio_X509(certificate_bio, nullptr, nullptr, nullptr);
-    BIO* key_bio =
-        BIO_new_mem_buf(credentials.key_pem.data(), static_cast<int>(credentials.key_pem.size()));
-    EVP_PKEY* key = PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr);
-    SSL_CTX_use_certificate(context_, certificate);
-    SSL_CTX_use_PrivateKey(context_, key);
-    X509_free(certificate);
-    EVP_PKEY_free(key);
-    BIO_free(certificate_bio);
-    BIO_free(key_bio);
+    context_ = server_context(credentials);
     listener_ = listen_loopback(port_);
     thread_ = std::thread([this] { run(); });
   }
@@ -502,21 +447,16 @@ class HttpClientTlsTest : public HttpClientTest {
  protected:
   void SetUp() override {
     credentials_ = make_self_signed();
-    trust_file_ = std::filesystem::temp_directory_path() /
-                  ("otpd-net-test-" + std::to_string(::getpid()) + ".pem");
-    std::ofstream(trust_file_) << credentials_.certificate_pem;
+    trust_file_ = write_trust_file("otpd-net-test-", credentials_.certificate_pem);
   }
-  void TearDown() override {
-    ::unsetenv("SSL_CERT_FILE");
-    std::filesystem::remove(trust_file_);
-  }
+  void TearDown() override { remove_trust_file(trust_file_); }
 
   // A client whose trust store also holds the test certificate, through the standard
   // OpenSSL variable rather than any switch in the client.
   // The client reads the trust store on its first https request, so the variable stays set
   // until the test ends.
   std::unique_ptr<HttpClient> trusting_client() {
-    ::setenv("SSL_CERT_FILE", trust_file_.c_str(), 1);
+    trust_file(trust_file_);
     return std::make_unique<HttpClient>(io_.get_executor());
   }
 

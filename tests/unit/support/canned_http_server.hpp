@@ -1,5 +1,5 @@
-// A loopback HTTP server for channel tests: records each request's bytes and answers every
-// one with a canned response, closing the connection.
+// A loopback HTTP server for channel and client tests: records each request's bytes and answers
+// every one with a canned response, closing the connection.
 #pragma once
 
 #include <boost/asio/as_tuple.hpp>
@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-namespace otpd::delivery::testing {
+namespace otpd::testing_support {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
@@ -128,4 +128,4 @@ inline Parsed parse_request(const std::string& raw) {
   return p;
 }
 
-}  // namespace otpd::delivery::testing
+}  // namespace otpd::testing_support
