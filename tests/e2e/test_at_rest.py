@@ -1,9 +1,12 @@
 """No plaintext code or recipient at rest, no secrets in logs (PRODUCT.md security invariants
 2, 3 and 4). Codes are 10 digits here so that a match cannot be a coincidence."""
 
+import http.server
 import json
 import os
+import re
 import stat
+import threading
 
 from harness import assert_json, assert_problem, new_email, new_phone, send_ok, wait_delivery, wrong_code
 
@@ -108,3 +111,82 @@ def test_logs_are_json_without_secrets(stack):
                    *recipient_needles(email, phone), *server_secrets]:
         assert needle not in text, f"{needle!r} appears in the log"
     assert c1 not in srv.stdout_text() and email not in srv.stdout_text()
+
+
+class EchoingProvider:
+    """A provider that refuses every message with a 400 whose text repeats the request, as
+    Twilio's ("The 'To' number +1… is not valid") and SES's error messages do."""
+
+    def __init__(self):
+        self.bodies: list[bytes] = []
+        provider = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                provider.bodies.append(body)
+                echoed = body.decode("utf-8", "replace")
+                payload = json.dumps({"code": 21211, "message": f"rejected: {echoed}",
+                                      "more_info": "https://www.twilio.com/docs/errors/21211"}).encode()
+                self.send_response(400)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("x-amzn-ErrorType", "MessageRejected")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_provider_failures_log_no_code_recipient_or_credential(stack):
+    """Invariant 4 for the email and SMS providers: their refusals are logged, but never the
+    provider's text (which repeats recipient and message), nor any credential otpd holds."""
+    echo = EchoingProvider()
+    sink = stack.smtp_sink()  # offers no AUTH: credentials in the URL make the attempt fail
+    twilio_token, smtp_password = "tok_e2e_" + "9" * 24, "pw-e2e-" + "8" * 20
+    aws_secret, aws_token = "aws/secret+e2e/" + "7" * 24, "session-e2e-" + "6" * 24
+    try:
+        srv = stack.otpd(env={"AWS_ACCESS_KEY_ID": "AKIDE2E", "AWS_SECRET_ACCESS_KEY": aws_secret,
+                              "AWS_SESSION_TOKEN": aws_token, "AWS_EC2_METADATA_DISABLED": "true"},
+                         overrides={"tenants": {
+                             "acme": {"channels": {
+                                 "sms": {"provider": "twilio", "account_sid": "AC0123", "auth_token": twilio_token,
+                                         "from": "+15005550006", "base_url": echo.base_url},
+                                 "email": {"provider": "ses", "region": "eu-west-1", "endpoint": echo.base_url,
+                                           "from": "Acme <no-reply@acme.test>"}}},
+                             "globex": {"channels": {
+                                 "email": {"smtp": f"smtp://otpd:{smtp_password}@127.0.0.1:{sink.port}",
+                                           "from": "Globex <no-reply@globex.test>"}}},
+                         }})
+        acme, globex = srv.api("acme"), srv.api("globex")
+        phone, email, email2 = new_phone(), new_email(), new_email()
+        sent = [(acme, send_ok(acme, phone, channel="sms", code_length=10)),
+                (acme, send_ok(acme, email, channel="email", code_length=10)),
+                (globex, send_ok(globex, email2, channel="email", code_length=10))]
+        for api, b in sent:
+            wait_delivery(api, b["id"], "failed")
+        srv.stop()
+    finally:
+        echo.close()
+    assert len(echo.bodies) == 2 and not sink.mails
+    text = srv.stderr_text()
+    # the refusals are there, by status and provider error code only
+    assert "twilio answered 400 (error 21211)" in text and "ses answered 400 (MessageRejected)" in text, text[-3000:]
+    assert "smtp server offers neither AUTH PLAIN nor LOGIN" in text, text[-3000:]
+    codes = [m.group(1) for body in echo.bodies for m in re.finditer(rb"\b(\d{10})\b", body)]
+    assert len(codes) >= 2, echo.bodies
+    for needle in [*(c.decode() for c in codes), twilio_token, smtp_password, aws_secret, aws_token,
+                   *recipient_needles(email, phone), email2, email2.split("@")[0]]:
+        assert needle not in text, f"{needle!r} appears in the log"
