@@ -6,16 +6,12 @@
 #include <utility>
 
 #include "delivery/aws_call.hpp"
+#include "net/url_text.hpp"
 
 namespace otpd::delivery {
 namespace {
 
 constexpr std::chrono::milliseconds kTimeout{10000};
-
-std::string without_trailing_slash(std::string url) {
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  return url;
-}
 
 boost::json::object content(const std::string& data) {
   return {{"Data", data}, {"Charset", "UTF-8"}};
@@ -47,7 +43,7 @@ SesEmailChannel::SesEmailChannel(std::shared_ptr<net::HttpClient> client,
       region_(std::move(region)),
       from_(std::move(from)) {
   if (endpoint.empty()) endpoint = "https://email." + region_ + ".amazonaws.com";
-  url_ = without_trailing_slash(std::move(endpoint)) + "/v2/email/outbound-emails";
+  url_ = net::without_trailing_slash(std::move(endpoint)) + "/v2/email/outbound-emails";
 }
 
 boost::asio::awaitable<Attempt> SesEmailChannel::deliver(const Message& message) {

@@ -12,36 +12,7 @@ namespace {
 
 constexpr std::chrono::milliseconds kTimeout{10000};
 
-bool unreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~';
-}
-
-std::string without_trailing_slash(std::string url) {
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  return url;
-}
-
 }  // namespace
-
-std::string form_urlencode(std::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(value.size() * 3);
-  for (const char ch : value) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (unreserved(c)) {
-      out.push_back(ch);
-    } else if (c == ' ') {
-      out.push_back('+');
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
 
 std::string twilio_error_code(std::string_view body) {
   boost::system::error_code ec;
@@ -54,7 +25,7 @@ std::string twilio_error_code(std::string_view body) {
 
 TwilioSmsChannel::TwilioSmsChannel(std::shared_ptr<net::HttpClient> client, TwilioSettings settings)
     : client_(std::move(client)), settings_(std::move(settings)) {
-  url_ = without_trailing_slash(settings_.base_url) + "/2010-04-01/Accounts/" +
+  url_ = net::without_trailing_slash(settings_.base_url) + "/2010-04-01/Accounts/" +
          form_urlencode(settings_.account_sid) + "/Messages.json";
   authorization_ =
       "Basic " + core::base64_encode(settings_.account_sid + ":" + settings_.auth_token);

@@ -6,6 +6,7 @@
 
 #include "delivery/channel.hpp"
 #include "net/http_client.hpp"
+#include "net/url_text.hpp"
 
 namespace otpd::delivery {
 
@@ -30,8 +31,7 @@ class TwilioSmsChannel final : public Channel {
   std::string authorization_;  // "Basic base64(sid:token)"
 };
 
-// application/x-www-form-urlencoded: unreserved bytes as they are, space as '+', the rest %XX.
-std::string form_urlencode(std::string_view value);
+using net::form_urlencode;  // the form bodies of Twilio and SNS
 // Twilio's numeric error code from an error body ({"code":21211,...}), or "" when absent.
 // Only the number is kept: Twilio's message text repeats the phone number.
 std::string twilio_error_code(std::string_view body);

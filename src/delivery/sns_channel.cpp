@@ -4,25 +4,20 @@
 #include <utility>
 
 #include "delivery/aws_call.hpp"
-#include "delivery/sms_channel.hpp"
+#include "net/url_text.hpp"
 
 namespace otpd::delivery {
 namespace {
 
 constexpr std::chrono::milliseconds kTimeout{10000};
 
-std::string without_trailing_slash(std::string url) {
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  return url;
-}
-
 }  // namespace
 
 std::string sns_request_body(const Message& message) {
   // A form body, so a space may be '+' (the SDKs send it so); only the body's hash is signed,
   // never its canonical form, so the encoding does not touch the signature.
-  return "Action=Publish&Version=2010-03-31&PhoneNumber=" + form_urlencode(message.to) +
-         "&Message=" + form_urlencode(message.text) +
+  return "Action=Publish&Version=2010-03-31&PhoneNumber=" + net::form_urlencode(message.to) +
+         "&Message=" + net::form_urlencode(message.text) +
          "&MessageAttributes.entry.1.Name=AWS.SNS.SMS.SMSType"
          "&MessageAttributes.entry.1.Value.DataType=String"
          "&MessageAttributes.entry.1.Value.StringValue=Transactional";
@@ -37,7 +32,7 @@ SnsSmsChannel::SnsSmsChannel(std::shared_ptr<net::HttpClient> client,
       clock_(clock),
       region_(std::move(region)) {
   if (endpoint.empty()) endpoint = "https://sns." + region_ + ".amazonaws.com";
-  url_ = without_trailing_slash(std::move(endpoint)) + "/";
+  url_ = net::without_trailing_slash(std::move(endpoint)) + "/";
 }
 
 boost::asio::awaitable<Attempt> SnsSmsChannel::deliver(const Message& message) {

@@ -12,6 +12,8 @@
 #include <iterator>
 #include <utility>
 
+#include "net/url_text.hpp"
+
 namespace otpd::net {
 namespace {
 
@@ -34,11 +36,6 @@ bool iequals(std::string_view a, std::string_view b) {
     if (std::tolower(x) != std::tolower(y)) return false;
   }
   return true;
-}
-
-std::string without_trailing_slash(std::string url) {
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  return url;
 }
 
 // The SDKs accept a full container URI over plain http only for addresses that cannot leave

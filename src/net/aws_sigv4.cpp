@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/crypto.hpp"
+#include "net/url_text.hpp"
 
 namespace otpd::net {
 namespace {
@@ -29,29 +30,6 @@ std::string to_lower(std::string_view s) {
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
                                             [](char x, char y) { return lower(x) == lower(y); });
-}
-
-bool unreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~';
-}
-
-// The spec's UriEncode: unreserved bytes as they are, every other byte %XX in upper case.
-std::string uri_encode(std::string_view value, bool keep_slash) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(value.size());
-  for (const char ch : value) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (unreserved(c) || (keep_slash && c == '/')) {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
 }
 
 int hex_value(char c) {
@@ -223,7 +201,7 @@ std::string canonical_uri(std::string_view encoded_path) {
   }
   if (!segments.empty() && encoded_path.back() == '/') path += '/';
   // The path is already encoded once; services other than S3 sign it encoded twice.
-  return uri_encode(path, true);
+  return percent_encode(path, /*keep_slash=*/true);
 }
 
 std::string canonical_query(std::string_view encoded_query) {
@@ -237,8 +215,8 @@ std::string canonical_query(std::string_view encoded_query) {
       const auto eq = pair.find('=');
       const auto key = pair.substr(0, eq);
       const auto value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-      params.emplace_back(uri_encode(percent_decode(key), false),
-                          uri_encode(percent_decode(value), false));
+      params.emplace_back(percent_encode(percent_decode(key)),
+                          percent_encode(percent_decode(value)));
     }
     start = amp + 1;
   }
