@@ -9,40 +9,82 @@ JOBS ?= $(shell nproc)
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all deps build run test test-asan test-tsan check-format lint-openapi clean
+.PHONY: all deps deps-run build build-run run install version test test-asan test-tsan \
+        check-format lint-openapi clean lambda validate-template test-deps
 
 all: build
 
+# Everything `make test` needs (scripts/install-deps --test).
 deps:
+	@./scripts/install-deps --test
+
+# Only the build and runtime packages.
+deps-run:
 	@./scripts/install-deps
 
+# Every target, tests included.
 build: deps
 	@cmake --preset $(PRESET) > /dev/null
 	@cmake --build --preset $(PRESET) -j $(JOBS)
 
-# Builds and starts otpd on the embedded store with the sample config (Ctrl-C stops it).
-run: build
-	./build/bin/otpd serve --config $(CONFIG)
+# Only what `make run` and `make install` use: otpd and otp, no test binaries.
+build-run: deps-run
+	@cmake --preset $(PRESET) > /dev/null
+	@cmake --build --preset $(PRESET) -j $(JOBS) --target otpd otp
 
-# Every test: unit, store conformance, end-to-end, plus the OpenAPI and format checks.
-test: build
+# Builds and starts otpd on the embedded store with the sample config (Ctrl-C stops it).
+run: build-run
+	$(BUILD_DIR)/bin/otpd serve --config $(CONFIG)
+
+# Installs otpd, otp, their man pages, the systemd unit, the sysusers entry and (when absent)
+# the default config: `make install PREFIX=/usr DESTDIR=/tmp/pkg`. See docs/operations.md.
+PREFIX ?= /usr/local
+DESTDIR ?=
+install: build-run
+	@./scripts/install-deps --install
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD_DIR) --prefix "$(PREFIX)"
+
+# Checks that every place that states the version agrees with CMake's project(VERSION).
+version: build-run
+	@/usr/bin/python3 tests/deploy/check_version.py --build-dir $(BUILD_DIR)
+
+# Every test: unit, store conformance, end-to-end, deployment recipes, plus the OpenAPI and
+# format checks.
+test-deps:
+	@./scripts/install-deps --test
+
+test: test-deps build
 	ctest --preset $(PRESET) -j $(JOBS)
 	@$(MAKE) --no-print-directory lint-openapi check-format
 
-# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
-test-asan:
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (less the OpenAPI
+# validation through Prism, which `make test` runs and a sanitizer adds nothing to).
+test-asan: test-deps
 	@$(MAKE) --no-print-directory PRESET=asan build
-	ASAN_OPTIONS=detect_leaks=1 ctest --preset asan -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1 ctest --preset asan -j $(JOBS) -E '^e2e_prism'
 
 # The concurrency-heavy suites under ThreadSanitizer.
-test-tsan:
+test-tsan: test-deps
 	@$(MAKE) --no-print-directory PRESET=tsan build
-	TSAN_OPTIONS=halt_on_error=1 ctest --preset tsan -j $(JOBS) -L 'store|unit'
+	TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" ctest --preset tsan -j $(JOBS) -L 'store|unit'
 
 lint-openapi:
 	@if command -v node > /dev/null && node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)'; then \
 	  ./scripts/lint-openapi; \
 	else echo "lint-openapi: skipped (needs Node.js >= 20 for @redocly/cli)"; fi
+
+# The AWS Lambda deployment package for deploy/aws/template.yaml: build/otpd-lambda.zip, the
+# otpd binary as `bootstrap` with its shared libraries and glibc's loader bundled (for the
+# machine's architecture). LAMBDA_CONFIG=path packages a TOML file as /var/task/otpd.toml.
+LAMBDA_CONFIG ?=
+lambda: build
+	/usr/bin/python3 deploy/aws/package_lambda.py --binary $(BUILD_DIR)/bin/otpd \
+	  --out $(BUILD_DIR)/otpd-lambda.zip $(if $(LAMBDA_CONFIG),--config $(LAMBDA_CONFIG))
+
+# Checks deploy/aws/template.yaml against the CloudFormation specification (npm, lockfile
+# committed in deploy/aws/validate/).
+validate-template:
+	@./deploy/aws/validate-template
 
 check-format:
 	@files=$$(git ls-files '*.cpp' '*.hpp'); \

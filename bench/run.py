@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""End-to-end benchmark of otpd against nginx, the machine's HTTP ceiling (issue #4).
+"""End-to-end benchmark of otpd against nginx, the machine's HTTP ceiling.
 
 Starts nginx (a static JSON body on loopback) and otpd on free loopback ports, drives both
 with wrk (keep-alive, -t2 -c128 by default) and writes a Markdown report: req/s, p50/p99,
@@ -458,7 +458,7 @@ class SqliteStore:
     def prefill_pending(self, n: int, tenant: str, ttl_s: int, retention_s: int) -> float:
         """Writes n pending, already delivered codes straight into the file (created by
         `otpd store init`), as otpd's send would leave them: a verifications row (status
-        pending, delivery sent, so no deliveries row) and a sends row each. One
+        pending, delivery sent, so no job) and, before schema v5, a sends row each. One
         transaction. Ids, recipient and code hashes have otpd's formats (22-character
         base64url id, 64-hex HMACs), so rows and index keys are the real size; no code
         matches any hash. Returns the seconds taken, checkpoint included."""
@@ -473,13 +473,17 @@ class SqliteStore:
             con.execute("PRAGMA synchronous=NORMAL")
             con.execute(f"PRAGMA cache_size=-{self._CACHE_KIB}")
             insert_v, pick_v = self._insert_for(con, "verifications", self._VERIFICATION_COLUMNS)
-            insert_s, pick_s = self._insert_for(con, "sends", self._SEND_COLUMNS)
+            # Schema v5 counts a recipient's sends on its verifications: no sends table.
+            has_sends = bool(con.execute("PRAGMA table_info(sends)").fetchall())
+            if has_sends:
+                insert_s, pick_s = self._insert_for(con, "sends", self._SEND_COLUMNS)
             con.execute("BEGIN IMMEDIATE")
             for start in range(0, n, self._CHUNK):
                 verifications, sends = self._pending_rows(min(self._CHUNK, n - start), tenant,
                                                           now_ms, ttl_s, retention_s)
                 con.executemany(insert_v, map(pick_v, verifications))
-                con.executemany(insert_s, map(pick_s, sends))
+                if has_sends:
+                    con.executemany(insert_s, map(pick_s, sends))
             con.execute("COMMIT")
             # Copy the WAL into the file now, not during otpd's first requests.
             con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -550,11 +554,118 @@ class SqliteStore:
             Path(f"{self.path}{s}").unlink(missing_ok=True)
 
 
+class DynamoDbStore:
+    """AWS's DynamoDB Local (tests/support/dynamodb: a JVM, in memory) on this machine, one
+    instance for the whole run, and a table (made here, as `otpd store init` would) per otpd
+    instance. It shares the machine's two cores with otpd and wrk: not DynamoDB's figures."""
+    name = "dynamodb"
+    _local = None  # the run's DynamoDB Local, stopped by its watchdog when this process ends
+
+    def __init__(self, data_dir: Path) -> None:
+        sys.path.insert(0, str(ROOT / "tests" / "support" / "dynamodb"))
+        import dynamodb_local
+        self._module = dynamodb_local
+        self.table = dynamodb_local.new_table("otpd_bench_")
+        self.made = False
+
+    def start(self) -> None:
+        if DynamoDbStore._local is None:
+            DynamoDbStore._local = self._module.DynamoDbLocal.start_own()
+        os.environ.update(self._module.AWS_ENV)
+        if not self.made:
+            client = DynamoDbStore._local.client()
+            client.create_table(TableName=self.table, BillingMode="PAY_PER_REQUEST",
+                                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                           {"AttributeName": "sk", "KeyType": "RANGE"}],
+                                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                                      {"AttributeName": "sk", "AttributeType": "S"}])
+            client.update_time_to_live(TableName=self.table, TimeToLiveSpecification={
+                "Enabled": True, "AttributeName": "expires_at_ttl"})
+            self.made = True
+
+    def url(self) -> str:
+        return DynamoDbStore._local.store_url(self.table) if DynamoDbStore._local else ""
+
+    def describe(self) -> str:
+        return ("DynamoDB Local (the JVM emulator, in memory, -Xmx512m) on this machine, through "
+                "the `dynamodb://` store: not DynamoDB, which is a network hop away and scales")
+
+    def stop(self) -> None:
+        pass
+
+
 # A networked backend (redis, dynamodb) adds a class here whose start() launches its server
 # (through PROCS, on a free port) and whose url() is the `store` value for otpd's config.
 # --pending also needs prefill_pending(), size_bytes() and remove(); without them it is
 # reported as not run for that store. --soak uses still_pending() when there is one.
-STORES = {"sqlite": SqliteStore}
+# pids(), when there is one, adds the server's CPU to otpd's: the storage work SQLite does
+# inside otpd happens in the server for a networked store.
+
+REDIS_FIXTURE = ROOT / "tests" / "support" / "redis" / "redis_fixture.py"
+
+
+class RedisStore:
+    """A real redis-server on a free loopback port, with the AOF on and fsync'd every
+    second (appendfsync everysec: what a production setup usually runs), started by the
+    tests' fixture script, which also stops it if this process dies."""
+    name = "redis"
+    kind = "standalone"
+
+    def __init__(self, data_dir: Path) -> None:
+        self.state = data_dir / "redis.json"
+        self.nodes: list[dict] = []
+
+    def start(self) -> None:
+        if self.nodes:
+            return
+        done = subprocess.run([sys.executable, str(REDIS_FIXTURE), "start", self.kind,
+                               "--state", str(self.state), "--owner-pid", str(os.getpid()),
+                               "--appendfsync", "everysec"],
+                              capture_output=True, text=True, timeout=180)
+        if done.returncode != 0:
+            raise BenchError(f"redis_fixture.py start {self.kind} failed: "
+                             f"{done.stdout}{done.stderr}")
+        self.nodes = json.loads(self.state.read_text())["nodes"]
+
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.nodes[0]['port']}/0"
+
+    def describe(self) -> str:
+        version = subprocess.run(["redis-server", "--version"], capture_output=True,
+                                 text=True).stdout.split()
+        v = next((w.split("=", 1)[1] for w in version if w.startswith("v=")), "?")
+        return (f"Redis {v}, {self.shape()}, AOF with appendfsync everysec, on loopback "
+                f"(server CPU below includes redis-server's)")
+
+    def shape(self) -> str:
+        return "one standalone server"
+
+    def pids(self) -> list[int]:
+        return [n["pid"] for n in self.nodes]
+
+    def stop(self) -> None:
+        if self.nodes:
+            subprocess.run([sys.executable, str(REDIS_FIXTURE), "stop", "--state",
+                            str(self.state)], capture_output=True, timeout=60)
+            self.nodes = []
+
+
+class RedisClusterStore(RedisStore):
+    """A 3-master Redis Cluster (no replicas) on loopback, from the same fixture script."""
+    name = "redis-cluster"
+    kind = "cluster"
+
+    def url(self) -> str:
+        return "redis-cluster://" + ",".join(f"127.0.0.1:{n['port']}" for n in self.nodes)
+
+    def shape(self) -> str:
+        return "a Cluster of 3 masters"
+
+
+STORES = {"sqlite": SqliteStore, "redis": RedisStore, "redis-cluster": RedisClusterStore,
+          "dynamodb": DynamoDbStore}
+# Instances on a networked store must share their secrets (otpd refuses one without them).
+SHARED_SECRET = "otpd-bench-shared-secret-2f6d9c81"
 
 
 # ---- otpd ----------------------------------------------------------------------------------
@@ -584,9 +695,10 @@ class Otpd:
         self.next_pair = 0
 
     def config_text(self) -> str:
+        secrets = "" if self.store.name == "sqlite" else f'secrets = ["{SHARED_SECRET}"]\n'
         return f"""listen = "127.0.0.1:{self.port}"
 store = "{self.store.url()}"
-data_dir = "{self.dir}"
+{secrets}data_dir = "{self.dir}"
 log_level = "{self.log_level}"
 
 [tenants.{TENANT}]
@@ -650,7 +762,7 @@ failures_per_recipient_per_hour = 0
 
     def pids(self) -> list[int]:
         self.alive()
-        return [self.proc.pid]
+        return [self.proc.pid] + (self.store.pids() if hasattr(self.store, "pids") else [])
 
     def stop(self) -> float:
         took = 0.0
@@ -1637,7 +1749,7 @@ Google Benchmark microbenchmarks in `bench/micro/`); the rest of this page is wr
 hand. `make bench-short` is the CI smoke run of the same harness (2 s per scenario; it
 writes `build-bench/performance-short.md`, never this page).
 
-## Targets (issue #4)
+## Targets
 
 On this 2-core machine, load generator included: send ≥ 50 % and verify ≥ 60 % of the nginx
 req/s; server CPU ≤ 4× nginx's per request; p99 within 2× nginx's p99; cold start (exec to
@@ -1658,14 +1770,27 @@ Throughput within 10 % from 1 000 to 10 000 000 pending codes and RSS flat over 
 """
 
 
-def write_report(path: Path, generated: str) -> None:
+def markers(store: str) -> tuple[str, str]:
+    """The report's markers: SQLite's are the page's main results; every other store has
+    a section of its own, so a run on one store never overwrites another's figures."""
+    if store == "sqlite":
+        return BEGIN, END
+    return (f"<!-- bench:{store}:begin (generated by bench/run.py --store {store}; edit "
+            f"outside these markers) -->", f"<!-- bench:{store}:end -->")
+
+
+def write_report(path: Path, generated: str, store: str = "sqlite") -> None:
+    begin, end = markers(store)
     text = path.read_text() if path.exists() else SKELETON
-    if BEGIN not in text or END not in text:
+    if store == "sqlite" and (BEGIN not in text or END not in text):
         text = SKELETON
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
+    if begin not in text or end not in text:
+        # A store's first run: its section goes at the end of the page.
+        text = text.rstrip("\n") + f"\n\n## Results on `--store {store}`\n\n{begin}\n{end}\n"
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{head}{BEGIN}\n{generated}\n{END}{tail}")
+    path.write_text(f"{head}{begin}\n{generated}\n{end}{tail}")
 
 
 # ---- main ----------------------------------------------------------------------------------
@@ -1751,7 +1876,7 @@ def main() -> int:
         log("FAILED: " + failure)
     generated, plain = report(b, opts, command,
                               micro_section(opts.micro_json, opts.micro_command))
-    write_report(Path(opts.out), generated)
+    write_report(Path(opts.out), generated, opts.store)
     print()
     print(plain)
     print(f"\nwritten to {opts.out}")

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "api/message.hpp"
+#include "core/task.hpp"
 
 namespace otpd::api {
 
@@ -9,7 +10,9 @@ class Handler {
  public:
   virtual ~Handler() = default;
   // Never throws; every failure is a Response. Safe to call from several threads at once.
-  virtual Response handle(Request request) = 0;
+  // The task runs on the awaiting coroutine's executor and may suspend (store I/O); the
+  // transport keeps nothing of `request` alive for it, since the task owns it.
+  virtual Task<Response> handle(Request request) = 0;
 };
 
 }  // namespace otpd::api

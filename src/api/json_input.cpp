@@ -4,9 +4,8 @@
 #include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cstdint>
 #include <vector>
-
-#include "api/problem.hpp"
 
 namespace otpd::api {
 
@@ -21,39 +20,27 @@ bool is_json_content_type(const Request& request) {
   return iequals(t, "application/json");
 }
 
-std::optional<boost::json::object> parse_json_object(const Request& request,
-                                                     std::optional<Response>& error) {
+Outcome<boost::json::object> read_json_object(const Request& request) {
   if (!is_json_content_type(request)) {
-    error = problem(415, "unsupported_media_type", "request bodies must be application/json");
-    return std::nullopt;
+    return Problem::of(Errc::kUnsupportedMediaType, "request bodies must be application/json");
   }
   boost::json::error_code ec;
   boost::json::parse_options options;
   options.max_depth = 16;
   auto value = boost::json::parse(request.body, ec, {}, options);
-  if (ec) {
-    error = problem(400, "invalid_request", "the body is not valid JSON");
-    return std::nullopt;
-  }
-  if (!value.is_object()) {
-    error = problem(400, "invalid_request", "the body must be a JSON object");
-    return std::nullopt;
-  }
+  if (ec) return Problem::of(Errc::kInvalidRequest, "the body is not valid JSON");
+  if (!value.is_object())
+    return Problem::of(Errc::kInvalidRequest, "the body must be a JSON object");
   return std::move(value.as_object());
 }
 
-void FieldErrors::add(std::string field, std::string message) {
-  if (first_.empty()) first_ = field + ": " + message;
-  boost::json::object e;
-  e["field"] = field;
-  e["message"] = message;
-  errors_.push_back(std::move(e));
-}
-
-Response FieldErrors::response() const {
-  boost::json::object extras;
-  extras["errors"] = errors_;
-  return problem(400, "invalid_request", first_, extras);
+std::optional<int> as_int(const boost::json::value& v) {
+  if (v.is_int64()) {
+    const auto i = v.as_int64();
+    if (i >= INT32_MIN && i <= INT32_MAX) return static_cast<int>(i);
+  }
+  if (v.is_uint64() && v.as_uint64() <= INT32_MAX) return static_cast<int>(v.as_uint64());
+  return std::nullopt;
 }
 
 namespace {

@@ -27,6 +27,8 @@ struct Response {
   int status = 200;
   HeaderList headers;  // Content-Type is among them when there is a body
   std::string body;
+  // The problem's `code` when this is a problem+json answer, for the access log; never sent.
+  std::string_view problem_code;
 
   void set_header(std::string name, std::string value);
   std::optional<std::string_view> header(std::string_view name) const;

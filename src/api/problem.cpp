@@ -1,9 +1,48 @@
-// problem+json construction, shared by the router and the transports' own errors.
+// The problem table and problem+json construction, shared by every presenter and transport.
 #include "api/problem.hpp"
 
+#include <array>
+#include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
 namespace otpd::api {
+namespace {
+
+constexpr std::array<std::pair<Errc, int>, 24> kStatus{{
+    {Errc::kInvalidRequest, 400},
+    {Errc::kUnauthorized, 401},
+    {Errc::kForbiddenDestination, 403},
+    {Errc::kNotFound, 404},
+    {Errc::kMethodNotAllowed, 405},
+    {Errc::kRequestTimeout, 408},
+    {Errc::kIdempotencyConflict, 409},
+    {Errc::kAlreadyApproved, 409},
+    {Errc::kNotPending, 409},
+    {Errc::kExpired, 410},
+    {Errc::kPayloadTooLarge, 413},
+    {Errc::kUnsupportedMediaType, 415},
+    {Errc::kInvalidCode, 422},
+    {Errc::kMaxAttempts, 429},
+    {Errc::kResendCooldown, 429},
+    {Errc::kSendLimit, 429},
+    {Errc::kTooManyFailures, 429},
+    {Errc::kRateLimited, 429},
+    {Errc::kDailyCap, 429},
+    {Errc::kPrefixRateLimited, 429},
+    {Errc::kHeadersTooLarge, 431},
+    {Errc::kInternal, 500},
+    {Errc::kNotImplemented, 501},
+    {Errc::kUnavailable, 503},
+}};
+
+}  // namespace
+
+int http_status(Errc code) {
+  for (const auto& [e, status] : kStatus) {
+    if (e == code) return status;
+  }
+  return 500;
+}
 
 std::string_view reason_phrase(int status) {
   switch (status) {
@@ -41,6 +80,8 @@ std::string_view reason_phrase(int status) {
       return "Request Header Fields Too Large";
     case 500:
       return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
     case 503:
       return "Service Unavailable";
     default:
@@ -48,21 +89,59 @@ std::string_view reason_phrase(int status) {
   }
 }
 
-Response problem(int status, std::string_view code, std::string_view detail,
-                 const boost::json::object& extras, long long retry_after_seconds) {
+void FieldErrors::add(std::string field, std::string message) {
+  // The first problem of a field is the one worth reporting (a value of the wrong type is
+  // not then also out of range).
+  for (const auto& e : errors_) {
+    if (e.field == field) return;
+  }
+  if (errors_.size() >= kMaxEchoed) {
+    ++dropped_;
+    return;
+  }
+  errors_.push_back({std::move(field), std::move(message)});
+}
+
+Problem FieldErrors::problem() const {
+  Problem p;
+  p.code = Errc::kInvalidRequest;
+  p.errors = errors_;
+  if (!errors_.empty()) p.detail = errors_.front().field + ": " + errors_.front().message;
+  if (dropped_ > 0) {
+    p.errors.push_back({"", "and " + std::to_string(dropped_) + " more"});
+  }
+  return p;
+}
+
+Response problem_response(const Problem& problem) {
+  const int status = http_status(problem.code);
   boost::json::object body;
   body["type"] = "about:blank";
   body["title"] = reason_phrase(status);
   body["status"] = status;
-  body["code"] = code;
-  body["detail"] = detail;
-  for (const auto& [key, value] : extras) body[key] = value;
+  body["code"] = code_name(problem.code);
+  body["detail"] = problem.detail;
+  if (problem.retry_after.count() > 0) body["retry_after"] = problem.retry_after.count();
+  if (problem.attempts_remaining) body["attempts_remaining"] = *problem.attempts_remaining;
+  if (problem.status) body["verification_status"] = core::to_string(*problem.status);
+  if (!problem.errors.empty()) {
+    boost::json::array errors;
+    for (const auto& e : problem.errors) {
+      boost::json::object item;
+      item["field"] = e.field;
+      item["message"] = e.message;
+      errors.push_back(std::move(item));
+    }
+    body["errors"] = std::move(errors);
+  }
   Response response;
   response.status = status;
+  response.problem_code = code_name(problem.code);
   response.set_header("Content-Type", "application/problem+json");
-  if (retry_after_seconds > 0) {
-    response.set_header("Retry-After", std::to_string(retry_after_seconds));
+  if (problem.retry_after.count() > 0) {
+    response.set_header("Retry-After", std::to_string(problem.retry_after.count()));
   }
+  if (!problem.allow.empty()) response.set_header("Allow", problem.allow);
   response.body = boost::json::serialize(body);
   return response;
 }

@@ -1,13 +1,17 @@
-// The transport-neutral front door: routing, request ids, authentication to a tenant,
-// content negotiation, metrics and the access log, in front of the OTP handlers.
+// The transport-neutral front door: routing, authentication to a tenant, the per-key
+// request rate, metrics and the access log, in front of the presenters (v1 API,
+// compatibility facade, Twilio-compatible API) and the operational routes.
 #pragma once
 
-#include <memory>
 #include <string>
-#include <unordered_map>
 
+#include "api/auth_throttle.hpp"
+#include "api/compat_api.hpp"
 #include "api/handler.hpp"
 #include "api/otp_service.hpp"
+#include "api/tenants.hpp"
+#include "api/twilio_api.hpp"
+#include "api/v1_api.hpp"
 #include "config/config.hpp"
 #include "core/clock.hpp"
 #include "obs/metrics.hpp"
@@ -23,40 +27,64 @@ struct RouterOptions {
   bool serve_operations = true;
 };
 
-class Router final : public Handler {
+// The tenant's per-key request rate (requests_per_second_per_key) for one credential (`key`:
+// a hash naming it), shared by every face of the API: nullopt when the request may go on,
+// else rate_limited (or unavailable when the store cannot answer).
+Task<std::optional<Problem>> take_key_token(store::RateLimitStore& limits, const Tenant& tenant,
+                                            std::string key, core::TimePoint now);
+
+// The operational routes (/healthz, /readyz, /metrics), shared by the main router and a
+// separate admin listener.
+class Operations {
  public:
-  Router(const config::Config& config, OtpService& service, store::Store& store,
-         obs::Metrics& metrics, const core::TimeSource& clock, core::RandomSource& rng,
-         RouterOptions options);
-  Response handle(Request request) override;
+  Operations(store::StoreMaintenance& store, obs::Metrics& metrics)
+      : store_(store), metrics_(metrics) {}
+  bool handles(std::string_view path) const;
+  Task<Response> handle(const Request& request, std::string_view path);
 
  private:
-  Response dispatch(const Request& request, std::string& route, std::string& tenant);
-  // Resolves the tenant from the Authorization header; nullptr when unauthorized. Sets
-  // key_hash to the key's SHA-256 (hex), or "-" in protected mode.
-  const config::TenantConfig* authenticate(const Request& request, std::string& key_hash) const;
-
-  const config::Config& config_;
-  OtpService& service_;
-  store::Store& store_;
+  store::StoreMaintenance& store_;
   obs::Metrics& metrics_;
-  const core::TimeSource& clock_;
-  core::RandomSource& rng_;
-  RouterOptions options_;
-  std::unordered_map<std::string, const config::TenantConfig*> tenants_by_key_hash_;
 };
 
-// Only the operational routes (/healthz, /readyz, /metrics) for a separate admin listener.
-class OperationsRouter final : public Handler {
+class Router final : public Handler {
  public:
-  OperationsRouter(store::Store& store, obs::Metrics& metrics, core::RandomSource& rng)
-      : store_(store), metrics_(metrics), rng_(rng) {}
-  Response handle(Request request) override;
+  // Everything passed by reference must outlive the router.
+  Router(const config::Config& config, const TenantDirectory& tenants, OtpService& service,
+         store::RateLimitStore& limits, store::StoreMaintenance& maintenance, obs::Metrics& metrics,
+         const core::TimeSource& clock, RouterOptions options);
+  Task<Response> handle(Request request) override;
 
  private:
-  store::Store& store_;
+  struct Route;
+  Task<Response> dispatch(const Request& request, Route& route);
+  Task<Response> dispatch_otp(const Request& request, std::string_view path, Route& route);
+  Response move_test_clock(const Request& request);
+  // The tenant of the request's API key (protected mode: "default"), or nullptr.
+  const Tenant* authenticate(const Request& request, std::string& key_hash) const;
+
+  const config::Config& config_;
+  const TenantDirectory& tenants_;
+  store::RateLimitStore& limits_;
   obs::Metrics& metrics_;
-  core::RandomSource& rng_;
+  const core::TimeSource& clock_;
+  RouterOptions options_;
+  Operations operations_;
+  V1Api v1_;
+  CompatApi compat_;
+  AuthThrottle auth_throttle_;
+  TwilioApi twilio_;
+};
+
+// Only the operational routes, for a separate admin listener.
+class OperationsRouter final : public Handler {
+ public:
+  OperationsRouter(store::StoreMaintenance& store, obs::Metrics& metrics)
+      : operations_(store, metrics) {}
+  Task<Response> handle(Request request) override;
+
+ private:
+  Operations operations_;
 };
 
 }  // namespace otpd::api

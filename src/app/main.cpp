@@ -1,13 +1,20 @@
-// otpd: the server binary's command line (serve, store init, key new).
+// otpd: the server binary's command line (serve, store init/backup, key new), or a Lambda
+// runtime.
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
 
+#include "app/backup.hpp"
 #include "app/commands.hpp"
+#include "app/version.hpp"
 
 int main(int argc, char** argv) {
-  CLI::App cli{"otpd - one-time-code verification service"};
+  if (otpd::app::lambda_requested(argc > 0 ? argv[0] : nullptr)) {
+    return otpd::app::run_lambda(otpd::app::lambda_options_from_env());
+  }
+  CLI::App cli{"otpd - one-time-code verification service", "otpd"};
   cli.require_subcommand(1);
+  cli.set_version_flag("--version", "otpd " + std::string(otpd::kVersion), "Print the version");
   std::string config_path;
   if (const char* env = std::getenv("OTPD_CONFIG")) config_path = env;
 
@@ -21,6 +28,11 @@ int main(int argc, char** argv) {
   store->require_subcommand(1);
   auto* init = store->add_subcommand("init", "Create or migrate the store's schema");
   init->add_option("-c,--config", config_path, "TOML config file (or OTPD_CONFIG)");
+  std::string backup_path;
+  auto* backup = store->add_subcommand(
+      "backup", "Write an online copy of the embedded SQLite store to PATH (while otpd runs too)");
+  backup->add_option("-c,--config", config_path, "TOML config file (or OTPD_CONFIG)");
+  backup->add_option("path", backup_path, "Where to write the copy")->required();
 
   auto* key = cli.add_subcommand("key", "Manage API keys");
   key->require_subcommand(1);
@@ -36,9 +48,10 @@ int main(int argc, char** argv) {
     return otpd::app::serve(serve_options);
   }
   if (init->parsed()) return otpd::app::store_init(config_path);
+  if (backup->parsed()) return otpd::app::store_backup(config_path, backup_path);
   if (key_new->parsed()) return otpd::app::key_new(tenant);
   if (version->parsed()) {
-    std::cout << "otpd 0.1.0\n";
+    std::cout << "otpd " << otpd::kVersion << "\n";
     return 0;
   }
   return 2;

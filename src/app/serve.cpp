@@ -1,34 +1,33 @@
 // `otpd serve`, `otpd store init` and `otpd key new`: configuration checks that must stop
-// the start, and the wiring of store, keyring, channels, worker, router and listeners.
+// the start, the listeners and threads around a Process, and a graceful stop.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cctype>
+#include <csignal>
+#include <fstream>
+#include <functional>
 #include <iostream>
 #include <thread>
 #include <vector>
 
-#include "api/otp_service.hpp"
-#include "api/router.hpp"
+#include "app/backup.hpp"
 #include "app/commands.hpp"
-#include "app/openapi.hpp"
-#include "app/secret_file.hpp"
+#include "app/process.hpp"
 #include "app/store_factory.hpp"
 #include "config/config.hpp"
 #include "core/crypto.hpp"
-#include "core/keyring.hpp"
-#include "delivery/console_channel.hpp"
-#include "delivery/ses_channel.hpp"
-#include "delivery/sms_channel.hpp"
-#include "delivery/smtp_channel.hpp"
-#include "delivery/sns_channel.hpp"
-#include "delivery/webhook_channel.hpp"
-#include "delivery/worker.hpp"
+#include "core/random.hpp"
+#include "core/run_blocking.hpp"
+#include "http/descriptor_limit.hpp"
+#include "http/io_pool.hpp"
 #include "http/server.hpp"
-#include "net/aws_credentials.hpp"
-#include "net/http_client.hpp"
 #include "obs/log.hpp"
-#include "obs/metrics.hpp"
-#include "store/metered_store.hpp"
 
 namespace otpd::app {
 
@@ -36,13 +35,15 @@ namespace asio = boost::asio;
 
 namespace {
 
-constexpr auto kSweepInterval = std::chrono::seconds(60);
 constexpr auto kDrainLimit = std::chrono::seconds(10);
+constexpr std::size_t kAdminConnections = 64;
 
 config::Config load(const std::string& path) {
   auto config = config::load_config(path, config::process_env());
   obs::Level level;
   if (obs::parse_level(config.log_level, level)) obs::set_log_level(level);
+  obs::LogFormat format;
+  if (obs::parse_log_format(config.log_format, format)) obs::set_log_format(format);
   return config;
 }
 
@@ -67,79 +68,63 @@ void check_exposure(const config::Config& config, const config::HostPort& listen
   }
 }
 
-std::vector<std::string> server_secrets(const config::Config& config) {
-  if (!config.secrets.empty()) return config.secrets;
-  return {load_or_create_secret(config.data_dir)};
-}
+// data_dir/otpd.pid while the server runs, so `otpd store backup` can find it.
+class PidFile {
+ public:
+  explicit PidFile(std::string path) : path_(std::move(path)) {
+    std::ofstream out(path_, std::ios::trunc);
+    out << ::getpid() << "\n";
+    ::chmod(path_.c_str(), 0600);
+  }
+  ~PidFile() { std::remove(path_.c_str()); }
+  PidFile(const PidFile&) = delete;
+  PidFile& operator=(const PidFile&) = delete;
 
-OpenedStore open_checked_store(const config::Config& config, bool init_if_new) {
-  OpenedStore opened = open_store(config.store);
-  if (opened.is_new && init_if_new) {
-    auto done = opened.store->init_schema();
-    if (!done)
-      throw std::runtime_error("store: cannot create the schema: " + done.error().message());
-    obs::info("created the store schema", {{"store", "sqlite"}});
-  }
-  std::string missing;
-  auto ok = opened.store->check_schema(&missing);
-  if (!ok) {
-    throw std::runtime_error("store: " + (missing.empty() ? ok.error().message() : missing));
-  }
-  return opened;
-}
+ private:
+  std::string path_;
+};
 
-delivery::ChannelMap build_channels(const config::Config& config, asio::io_context& io,
-                                    const core::TimeSource& clock) {
-  delivery::ChannelMap channels;
-  auto console = std::make_shared<delivery::ConsoleChannel>();
-  auto client = std::make_shared<net::HttpClient>(io.get_executor());
-  // One credential source for every tenant's AWS channels: fetched credentials are cached.
-  auto aws = std::make_shared<net::AwsCredentialProvider>(client, clock);
-  for (const auto& [name, tenant] : config.tenants) {
-    if (tenant.console_channel) channels[{name, core::ChannelKind::kConsole}] = console;
-    if (tenant.webhook) {
-      channels[{name, core::ChannelKind::kWebhook}] = std::make_shared<delivery::WebhookChannel>(
-          client, clock, tenant.webhook->url, tenant.webhook->secret);
-    }
-    if (tenant.sms && tenant.sms->provider == "sns") {
-      channels[{name, core::ChannelKind::kSms}] = std::make_shared<delivery::SnsSmsChannel>(
-          client, aws, clock, tenant.sms->region, tenant.sms->endpoint);
-    } else if (tenant.sms) {
-      channels[{name, core::ChannelKind::kSms}] = std::make_shared<delivery::TwilioSmsChannel>(
-          client, delivery::TwilioSettings{tenant.sms->base_url, tenant.sms->account_sid,
-                                           tenant.sms->auth_token, tenant.sms->from});
-    }
-    if (tenant.email && tenant.email->provider == "ses") {
-      channels[{name, core::ChannelKind::kEmail}] = std::make_shared<delivery::SesEmailChannel>(
-          client, aws, clock, tenant.email->region, tenant.email->from, tenant.email->endpoint);
-    } else if (tenant.email) {
-      try {
-        channels[{name, core::ChannelKind::kEmail}] = std::make_shared<delivery::SmtpChannel>(
-            io.get_executor(), clock, tenant.email->smtp, tenant.email->from);
-      } catch (const std::invalid_argument& e) {
-        // The channel's parser is the one that will use the URL: it judges it, at start.
-        throw config::ConfigError("tenants." + name + ".channels.email: " + e.what());
-      }
-    }
+// The router, once the process behind it is built; the listener exists before it.
+class HandlerSlot final : public api::Handler {
+ public:
+  api::Handler* target = nullptr;
+  Task<api::Response> handle(api::Request request) override {
+    co_return co_await target->handle(std::move(request));
   }
-  return channels;
-}
+};
 
-core::Seconds counter_horizon(const config::Config& config) {
-  int longest = 3600;  // the failure budget's hour
-  for (const auto& [name, tenant] : config.tenants) {
-    longest = std::max(longest, tenant.policy.send_window_seconds);
+// Binds a listener, naming the config key (and its variable) when the address is taken.
+std::unique_ptr<http::Server> bind_listener(http::IoPool& pool, api::Handler& handler,
+                                            const http::ServerOptions& options,
+                                            const std::string& key) {
+  try {
+    return std::make_unique<http::Server>(pool, handler, options);
+  } catch (const std::system_error& e) {
+    std::string env = "OTPD_" + key;
+    for (char& c : env) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    throw config::ConfigError(
+        key + ": cannot listen on " + config::format_host_port(options.host, options.port) + ": " +
+        e.code().message() + " (set " + key + " or " + env + " to a free address)");
   }
-  return core::Seconds(longest + 60);
 }
 
 }  // namespace
 
 int serve(const ServeOptions& options) {
+  // A file-size limit (or a full quota) must fail the write that meets it, which the store
+  // answers as unavailable, rather than kill the process with SIGXFSZ.
+  std::signal(SIGXFSZ, SIG_IGN);
   try {
     const config::Config config = load(options.config_path);
     const auto listen = config::parse_listen(config.listen, "listen");
     check_exposure(config, listen, options.unsafe_test_clock);
+    config::check_plain_http(config);
+    if (options.config_path.empty()) {
+      obs::warn(
+          "no config file (--config or OTPD_CONFIG): using the defaults and OTPD_* "
+          "variables",
+          {{"listen", config.listen}, {"store", config.store}, {"data_dir", config.data_dir}});
+    }
     if (config.protected_mode()) {
       obs::warn(
           "PROTECTED MODE: no API keys configured; serving tenant \"default\" without "
@@ -147,86 +132,53 @@ int serve(const ServeOptions& options) {
           {{"listen", config.listen}});
     }
 
-    OpenedStore opened = open_checked_store(config, /*init_if_new=*/true);
-    const core::Keyring keyring(server_secrets(config));
-
-    core::SystemTimeSource system_clock;
-    std::unique_ptr<core::OffsetTimeSource> test_clock;
-    const core::TimeSource* clock = &system_clock;
-    if (options.unsafe_test_clock) {
-      test_clock = std::make_unique<core::OffsetTimeSource>();
-      clock = test_clock.get();
-      obs::warn("UNSAFE TEST CLOCK enabled: POST /_test/clock moves time; never in production");
-    }
-    core::OpenSslRandom rng;
-    obs::Metrics metrics;
-    store::MeteredStore store(*opened.store, metrics);
-    metrics.gauge("otpd_delivery_queue_depth", "Deliveries waiting in the store's queue", [&store] {
-      auto depth = store.delivery_queue_depth();
-      return depth ? static_cast<double>(*depth) : -1.0;
-    });
-
-    asio::io_context io;
-    delivery::WorkerCounters counters;
-    metrics.describe("otpd_deliveries_total", "counter",
-                     "Delivery attempts by channel and outcome");
-    counters.on_attempt = [&metrics](core::ChannelKind channel, const char* outcome) {
-      metrics.add("otpd_deliveries_total",
-                  {{"channel", core::to_string(channel)}, {"outcome", outcome}});
-    };
-    delivery::Worker worker(io, store, keyring, *clock, rng, config,
-                            build_channels(config, io, *clock), counters);
-
-    api::OtpService service(store, keyring, *clock, rng, metrics, &worker);
-    api::RouterOptions router_options;
-    router_options.openapi_json = std::string(openapi_json());
-    router_options.test_clock = test_clock.get();
-    router_options.serve_operations = config.admin_listen.empty();
-    api::Router router(config, service, store, metrics, *clock, rng, router_options);
-
+    // One io_context per I/O thread, each connection pinned to one; the services that take
+    // a single io_context (the delivery worker, the sweeper, signals) use the first.
+    http::IoPool pool(static_cast<unsigned>(std::max(config.threads, 0)));
+    asio::io_context& io = pool.context(0);
+    // The listeners bind first: a port in use stops the start before anything (the data
+    // dir, the secret, the store) is created on disk. They accept only once started.
+    HandlerSlot main_handler;
     http::ServerOptions server_options;
     server_options.host = listen.host;
     server_options.port = listen.port;
-    server_options.max_connections = config.max_connections;
-    http::Server server(io, router, server_options);
+    const auto descriptors = http::plan_descriptors(
+        config.max_connections,
+        http::kReservedDescriptors + (config.admin_listen.empty() ? 0 : kAdminConnections));
+    server_options.max_connections = descriptors.max_connections;
+    if (descriptors.max_connections < config.max_connections) {
+      obs::warn("max_connections lowered to fit the file descriptor limit (RLIMIT_NOFILE)",
+                {{"max_connections", static_cast<long long>(descriptors.max_connections)},
+                 {"configured", static_cast<long long>(config.max_connections)},
+                 {"nofile", static_cast<long long>(descriptors.limit)}});
+    }
+    auto server = bind_listener(pool, main_handler, server_options, "listen");
 
-    std::unique_ptr<api::OperationsRouter> admin_router;
+    HandlerSlot admin_handler;
     std::unique_ptr<http::Server> admin_server;
     if (!config.admin_listen.empty()) {
-      const auto admin = config::parse_listen(config.admin_listen, "admin_listen");
-      admin_router = std::make_unique<api::OperationsRouter>(store, metrics, rng);
+      const auto admin_listen = config::parse_listen(config.admin_listen, "admin_listen");
       http::ServerOptions admin_options;
-      admin_options.host = admin.host;
-      admin_options.port = admin.port;
-      admin_options.max_connections = 64;
-      admin_server = std::make_unique<http::Server>(io, *admin_router, admin_options);
+      admin_options.host = admin_listen.host;
+      admin_options.port = admin_listen.port;
+      admin_options.max_connections = kAdminConnections;
+      admin_server = bind_listener(pool, admin_handler, admin_options, "admin_listen");
     }
 
-    // Expiry sweeper: the embedded store's TTL.
-    asio::steady_timer sweep_timer(io);
-    const auto horizon = counter_horizon(config);
-    std::function<void()> schedule_sweep = [&] {
-      sweep_timer.expires_after(kSweepInterval);
-      sweep_timer.async_wait([&](boost::system::error_code ec) {
-        if (ec) return;
-        auto swept = store.sweep(clock->now(), horizon);
-        if (!swept) {
-          obs::warn("sweep failed", {{"error", swept.error().message()}});
-        } else if (*swept > 0) {
-          obs::info("swept expired records", {{"rows", static_cast<long long>(*swept)}});
-        }
-        schedule_sweep();
-      });
-    };
+    ProcessOptions process_options;
+    process_options.unsafe_test_clock = options.unsafe_test_clock;
+    Process process(config, io, process_options);
+    main_handler.target = &process.router();
+    admin_handler.target = process.admin_router();
 
     // Graceful shutdown: stop accepting, let in-flight requests and deliveries finish.
     asio::signal_set signals(io, SIGINT, SIGTERM);
     asio::steady_timer drain_timer(io);
     const auto drain_deadline = std::make_shared<std::chrono::steady_clock::time_point>();
     std::function<void()> wait_for_drain = [&] {
-      const bool drained = server.open_connections() == 0 && worker.idle();
+      const bool drained = server->open_connections() == 0 && process.idle();
       if (drained || std::chrono::steady_clock::now() > *drain_deadline) {
-        io.stop();
+        pool.stop();
         return;
       }
       drain_timer.expires_after(std::chrono::milliseconds(20));
@@ -235,28 +187,47 @@ int serve(const ServeOptions& options) {
     signals.async_wait([&](boost::system::error_code ec, int signal) {
       if (ec) return;
       obs::info("shutting down", {{"signal", signal}});
-      server.stop();
+      server->stop();
       if (admin_server) admin_server->stop();
-      worker.stop();
-      sweep_timer.cancel();
+      process.stop();
       *drain_deadline = std::chrono::steady_clock::now() + kDrainLimit;
       wait_for_drain();
     });
 
-    server.start();
-    if (admin_server) admin_server->start();
-    worker.start();
-    schedule_sweep();
+    // `otpd store backup` asks for an online copy of the store with SIGUSR1: the process
+    // that holds the file is the one that can read it.
+    asio::signal_set backup_signal(io, SIGUSR1);
+    std::function<void()> wait_for_backup_request = [&] {
+      backup_signal.async_wait([&](boost::system::error_code ec, int) {
+        if (ec) return;
+        asio::co_spawn(
+            io,
+            [&]() -> Task<void> {
+              auto done = co_await process.backup(server_backup_path(config));
+              if (done) {
+                obs::info("store backup written", {{"path", server_backup_path(config)}});
+              } else {
+                obs::error("store backup failed", {{"error", done.error().message()}});
+              }
+            },
+            asio::detached);
+        wait_for_backup_request();
+      });
+    };
+    wait_for_backup_request();
+    PidFile pid_file(pid_file_path(config));
 
-    const unsigned threads = config.threads > 0 ? static_cast<unsigned>(config.threads)
-                                                : std::max(1u, std::thread::hardware_concurrency());
-    obs::info("otpd listening", {{"listen", listen.host + ":" + std::to_string(server.port())},
-                                 {"threads", static_cast<long long>(threads)},
-                                 {"tenants", static_cast<long long>(config.tenants.size())}});
-    std::vector<std::thread> pool;
-    for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
-    io.run();
-    for (auto& t : pool) t.join();
+    server->start();
+    if (admin_server) admin_server->start();
+    process.start();
+
+    obs::info("otpd listening",
+              {{"listen", config::format_host_port(listen.host, server->port())},
+               {"threads", static_cast<long long>(pool.size())},
+               {"max_connections", static_cast<long long>(descriptors.max_connections)},
+               {"nofile", static_cast<long long>(descriptors.limit)},
+               {"tenants", static_cast<long long>(config.tenants.size())}});
+    pool.run();
     obs::info("stopped");
     return 0;
   } catch (const config::ConfigError& e) {
@@ -272,7 +243,7 @@ int store_init(const std::string& config_path) {
   try {
     const config::Config config = load(config_path);
     OpenedStore opened = open_store(config.store);
-    auto done = opened.store->init_schema();
+    auto done = run_blocking(opened.store->init_schema());
     if (!done) throw std::runtime_error("store: " + done.error().message());
     std::cout << "store schema is ready: " << config.store << "\n";
     return 0;

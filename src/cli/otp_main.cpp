@@ -1,147 +1,160 @@
-// otp: the command-line client of otpd (send, verify, status, and an interactive login
-// that does what the original service's client script did: ask, send, ask, verify).
+// otp: the command-line client of otpd (send, verify, status, and an interactive login).
+// Global options are accepted before or after the subcommand and listed in each one's help.
 #include <CLI/CLI.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
+#include <algorithm>
 #include <boost/json/object.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <vector>
 
-#include "net/http_client.hpp"
+#include "app/version.hpp"
+#include "cli/client.hpp"
+#include "cli/login.hpp"
+#include "cli/render.hpp"
 
 namespace {
 
-namespace json = boost::json;
+using namespace otpd::cli;
 
-struct Target {
-  std::string url = "http://127.0.0.1:8080";
-  std::string key;
+struct GlobalOptions {
+  Target target;
+  bool json = false;
 };
 
-// One request, synchronously: the client is async, so run it on a private io_context.
-otpd::net::HttpResponse call(const Target& target, std::string method, const std::string& path,
-                             const std::string& body) {
-  boost::asio::io_context io;
-  otpd::net::HttpClient client(io.get_executor());
-  otpd::net::HttpRequest request;
-  request.method = std::move(method);
-  request.url = target.url + path;
-  request.body = body;
-  if (!body.empty()) request.headers.emplace_back("Content-Type", "application/json");
-  if (!target.key.empty()) request.headers.emplace_back("Authorization", "Bearer " + target.key);
-  auto future = boost::asio::co_spawn(io, client.send(std::move(request)), boost::asio::use_future);
-  io.run();
-  return future.get();
+const std::string kUrlHelp =
+    std::string("otpd base URL (default ") + kDefaultUrl + ", or $OTPD_URL when set)";
+
+// Every subcommand gets the same three options, bound to the same variables, so
+// `otp --url U send TO` and `otp send --url U TO` mean the same and each --help lists them.
+void add_global_options(CLI::App& app, GlobalOptions& options) {
+  app.add_option("--url", options.target.url, kUrlHelp)->group("Global options");
+  app.add_option("--api-key,--key", options.target.api_key, "API key (or $OTPD_API_KEY)")
+      ->group("Global options");
+  app.add_flag("--json", options.json, "Print otpd's JSON answer unchanged (for scripts)")
+      ->group("Global options");
 }
 
-// Prints the answer; returns the exit status (0 for 2xx, 1 otherwise).
-int report(const otpd::net::HttpResponse& response) {
-  if (!response.error.empty()) {
-    std::cerr << "otp: " << response.error << "\n";
-    return 2;
+std::string json_body(std::initializer_list<std::pair<const char*, const std::string*>> members) {
+  boost::json::object o;
+  for (const auto& [name, value] : members) {
+    if (!value->empty()) o[name] = *value;
   }
-  std::cout << response.body << (response.body.ends_with('\n') ? "" : "\n");
-  return response.status >= 200 && response.status < 300 ? 0 : 1;
+  return boost::json::serialize(o);
 }
 
-std::string send_body(const std::string& to, const std::string& channel) {
-  json::object o;
-  o["to"] = to;
-  if (!channel.empty()) o["channel"] = channel;
-  return json::serialize(o);
+const std::vector<std::string> kCommands{"send", "verify", "status", "login"};
+
+std::string command_list() {
+  std::string list;
+  for (const auto& c : kCommands) list += (list.empty() ? "" : ", ") + c;
+  return list;
 }
 
-std::string verify_body(const std::string& id, const std::string& to, const std::string& code) {
-  json::object o;
-  if (!id.empty()) o["id"] = id;
-  if (!to.empty()) o["to"] = to;
-  o["code"] = code;
-  return json::serialize(o);
-}
-
-std::string prompt(const std::string& question) {
-  std::cout << question << std::flush;
-  std::string line;
-  if (!std::getline(std::cin, line)) return "";
-  return line;
-}
-
-std::string member(const std::string& body, const char* name) {
-  boost::system::error_code ec;
-  auto value = json::parse(body, ec);
-  if (ec || !value.is_object()) return "";
-  const auto* m = value.as_object().if_contains(name);
-  return m && m->is_string() ? std::string(m->as_string()) : "";
-}
-
-int login(const Target& target, std::string to, const std::string& channel) {
-  if (to.empty()) to = prompt("Email or phone number: ");
-  if (to.empty()) return 2;
-  auto sent = call(target, "POST", "/v1/otp/send", send_body(to, channel));
-  if (!sent.error.empty() || sent.status != 201) return report(sent);
-  const std::string id = member(sent.body, "id");
-  std::cout << "A code was sent to " << member(sent.body, "to") << ".\n";
-  for (;;) {
-    const std::string code = prompt("Code: ");
-    if (code.empty()) return 1;
-    auto checked = call(target, "POST", "/v1/otp/verify", verify_body(id, "", code));
-    if (!checked.error.empty()) return report(checked);
-    if (checked.status == 200) {
-      std::cout << "Verified.\n";
-      return 0;
+// The first argument that is neither an option nor an option's value: what the user meant
+// as the command.
+std::string first_word(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--url" || arg == "--api-key" || arg == "--key") {
+      ++i;
+      continue;
     }
-    const std::string code_member = member(checked.body, "code");
-    if (code_member != "invalid_code") {
-      std::cout << "Not verified: " << member(checked.body, "detail") << "\n";
-      return 1;
-    }
-    std::cout << "That code is not right; try again.\n";
+    if (!arg.starts_with("-")) return arg;
   }
+  return "";
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App cli{"otp - client for the otpd one-time-code service"};
+  GlobalOptions options;
+  if (const char* url = std::getenv("OTPD_URL"); url != nullptr && *url != '\0') {
+    options.target.url = url;
+  }
+  if (const char* key = std::getenv("OTPD_API_KEY")) options.target.api_key = key;
+
+  CLI::App cli{"otp - command-line client of the otpd one-time-code service", "otp"};
+  cli.set_version_flag("--version", "otp " + std::string(otpd::kVersion), "Print the version");
   cli.require_subcommand(1);
-  Target target;
-  if (const char* url = std::getenv("OTPD_URL")) target.url = url;
-  if (const char* key = std::getenv("OTPD_API_KEY")) target.key = key;
-  cli.add_option("--url", target.url, "otpd base URL (or OTPD_URL)");
-  cli.add_option("--key", target.key, "API key (or OTPD_API_KEY)");
+  cli.footer("Exit status: 0 done, 1 otpd refused (4xx/5xx, wrong code, input ended), " +
+             std::to_string(kExitUsage) + " usage error or otpd not reachable.\n");
+  add_global_options(cli, options);
 
   std::string to, channel, id, code;
-  auto* send = cli.add_subcommand("send", "Send a code");
-  send->add_option("to", to, "Email address or E.164 number")->required();
-  send->add_option("--channel", channel, "email, sms, webhook or console");
+  auto* send = cli.add_subcommand("send", "Send a code to an address or phone number");
+  send->add_option("to", to, "Email address or E.164 number (+14155550100)")->required();
+  send->add_option("--channel", channel, "email, sms, webhook or console (default: the tenant's)");
+  add_global_options(*send, options);
 
-  auto* verify = cli.add_subcommand("verify", "Check a code");
-  verify->add_option("code", code, "The code")->required();
-  verify->add_option("--id", id, "Verification id");
-  verify->add_option("--to", to, "Recipient (its newest verification)");
+  auto* verify = cli.add_subcommand("verify", "Check a code (by --id, or by --to: the newest)");
+  verify->add_option("code", code, "The code the person typed")->required();
+  auto* by_id = verify->add_option("--id", id, "Verification id (from send)");
+  auto* by_to = verify->add_option("--to", to, "Recipient: checks its newest verification");
+  by_id->excludes(by_to);
+  add_global_options(*verify, options);
 
-  auto* status = cli.add_subcommand("status", "Show a verification");
+  auto* status = cli.add_subcommand("status", "Show a verification (never its code)");
   status->add_option("id", id, "Verification id")->required();
+  add_global_options(*status, options);
 
-  auto* login_cmd = cli.add_subcommand("login", "Interactive: send a code, then ask for it");
-  login_cmd->add_option("to", to, "Email address or E.164 number (asked when absent)");
-  login_cmd->add_option("--channel", channel, "email, sms, webhook or console");
+  auto* login = cli.add_subcommand(
+      "login", "Interactive: send a code (asking for the address), then ask for the code");
+  login->add_option("to", to, "Email address or E.164 number (asked for when absent)");
+  login->add_option("--channel", channel, "email, sms, webhook or console");
+  add_global_options(*login, options);
 
-  CLI11_PARSE(cli, argc, argv);
-  while (!target.url.empty() && target.url.back() == '/') target.url.pop_back();
-  if (send->parsed()) return report(call(target, "POST", "/v1/otp/send", send_body(to, channel)));
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 reports a mistyped command as an unexpected argument; say what it is instead.
+    if (e.get_exit_code() != 0 && cli.get_subcommands().empty()) {
+      const auto word = first_word(argc, argv);
+      if (word.empty()) {
+        std::cerr << "otp: a command is needed (commands: " << command_list()
+                  << "; see otp --help)\n";
+        return kExitUsage;
+      }
+      if (std::find(kCommands.begin(), kCommands.end(), word) == kCommands.end()) {
+        std::cerr << "otp: unknown command \"" << word << "\" (commands: " << command_list()
+                  << "; see otp --help)\n";
+        return kExitUsage;
+      }
+    }
+    return cli.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+
+  while (options.target.url.ends_with('/')) options.target.url.pop_back();
+  const auto& target = options.target;
+  if (send->parsed()) {
+    return print_response(
+        Command::kSend,
+        call(target, "POST", "/v1/otp/send", json_body({{"to", &to}, {"channel", &channel}})),
+        options.json, target.url, std::cout, std::cerr);
+  }
   if (verify->parsed()) {
     if (id.empty() == to.empty()) {
-      std::cerr << "otp verify: give exactly one of --id and --to\n";
-      return 2;
+      std::cerr << "otp verify: give one of --id and --to\n";
+      return kExitUsage;
     }
-    return report(call(target, "POST", "/v1/otp/verify", verify_body(id, to, code)));
+    return print_response(Command::kVerify,
+                          call(target, "POST", "/v1/otp/verify",
+                               json_body({{"id", &id}, {"to", &to}, {"code", &code}})),
+                          options.json, target.url, std::cout, std::cerr);
   }
-  if (status->parsed()) return report(call(target, "GET", "/v1/otp/" + id, ""));
-  if (login_cmd->parsed()) return login(target, to, channel);
-  return 2;
+  if (status->parsed()) {
+    // Ids are URL-safe; anything else would change the path the request goes to.
+    if (id.empty() || id.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                           "0123456789-_") != std::string::npos) {
+      std::cerr << "otp status: \"" << id << "\" is not a verification id\n";
+      return kExitUsage;
+    }
+    return print_response(Command::kStatus, call(target, "GET", "/v1/otp/" + id, ""), options.json,
+                          target.url, std::cout, std::cerr);
+  }
+  if (login->parsed()) {
+    return otpd::cli::login(target, {to, channel, options.json}, std::cin, std::cout, std::cerr);
+  }
+  return kExitUsage;
 }

@@ -66,6 +66,11 @@ void read_top_level(const TableReader& r, Config& c, bool& store_set) {
     detail::check_log_level(r.key("log_level"), *v);
     c.log_level = *v;
   }
+  if (auto v = r.string("log_format")) {
+    detail::check_log_format(r.key("log_format"), *v);
+    c.log_format = *v;
+  }
+  if (auto v = r.boolean("allow_plain_http")) c.allow_plain_http = *v;
 }
 
 void read_tenants(const toml::table& tenants, Config& c) {
@@ -86,13 +91,14 @@ bool shadows_own_route(std::string_view path) {
   for (std::string_view own : {"/healthz", "/readyz", "/metrics"}) {
     if (path == own) return true;
   }
-  return path == "/v1" || path.starts_with("/v1/");
+  return path == "/v1" || path.starts_with("/v1/") || path == "/v2" || path.starts_with("/v2/");
 }
 
 CompatConfig read_compat(const toml::table& table) {
-  const TableReader r(table, "compat", {"enabled", "tenant", "path"});
+  const TableReader r(table, "compat", {"enabled", "tenant", "path", "ttl_seconds"});
   CompatConfig compat;
   compat.enabled = r.boolean("enabled").value_or(false);
+  if (auto ttl = r.integer("ttl_seconds", 30, 3600)) compat.ttl_seconds = static_cast<int>(*ttl);
   compat.tenant = r.string("tenant").value_or("");
   if (auto path = r.string("path")) {
     if (!path->starts_with('/'))
@@ -130,6 +136,15 @@ void check_admin_listen(const Config& c) {
   }
 }
 
+// Instances on one remote store must hash and seal alike: a secret generated per data dir
+// would make every instance unable to check the others' codes.
+void check_shared_secrets(const Config& c) {
+  if (c.store.starts_with("sqlite://") || !c.secrets.empty()) return;
+  fail("secrets", "required when the store is remote (" + c.store.substr(0, c.store.find("://")) +
+                      "://): every instance on one store must share them (at least 16 characters "
+                      "each; set secrets or OTPD_SECRETS)");
+}
+
 void check_compat(const Config& c) {
   if (!c.compat.enabled) return;
   if (c.compat.tenant.empty()) fail("compat.tenant", "required when compat.enabled = true");
@@ -157,14 +172,16 @@ void add_protected_mode_tenant(Config& c) {
 Config parse_document(const std::string& text, const std::string& source,
                       const std::map<std::string, std::string>& env) {
   const auto doc = parse_toml(text, source);
-  const TableReader r(doc, "",
-                      {"listen", "admin_listen", "store", "data_dir", "secrets", "max_connections",
-                       "threads", "log_level", "tenants", "compat"});
+  const TableReader r(
+      doc, "",
+      {"listen", "admin_listen", "store", "data_dir", "secrets", "max_connections", "threads",
+       "log_level", "log_format", "allow_plain_http", "tenants", "compat", "twilio"});
   Config c;
   bool store_set = false;
   read_top_level(r, c, store_set);
   if (const auto* t = r.table("tenants")) read_tenants(*t, c);
   if (const auto* t = r.table("compat")) c.compat = read_compat(*t);
+  if (const auto* t = r.table("twilio")) c.twilio = detail::read_twilio(*t);
 
   detail::apply_env(c, env, store_set);
   // data_dir is documented as where the SQLite file lives, so moving it moves the
@@ -176,7 +193,9 @@ Config parse_document(const std::string& text, const std::string& source,
   }
 
   check_admin_listen(c);
+  check_shared_secrets(c);
   check_keys_unique(c);
+  detail::check_twilio(c);
   add_protected_mode_tenant(c);
   check_compat(c);
   return c;
@@ -208,6 +227,7 @@ std::string read_file(const std::string& path) {
 }  // namespace
 
 bool Config::protected_mode() const {
+  if (twilio.enabled) return false;
   return std::all_of(tenants.begin(), tenants.end(),
                      [](const auto& entry) { return entry.second.api_key_hashes.empty(); });
 }

@@ -1,11 +1,13 @@
-// otpd's configuration: the TOML file of PRODUCT.md section 6, OTPD_* environment
+// otpd's configuration: the TOML file of the README's Configuration reference, OTPD_* environment
 // overrides of its top-level keys, and validation that names the offending key.
 #pragma once
 
 #include <map>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/policy.hpp"
@@ -59,12 +61,35 @@ struct TenantConfig {
   std::optional<WebhookChannelConfig> webhook;
   std::optional<EmailChannelConfig> email;
   std::optional<SmsChannelConfig> sms;
+  // The Twilio-compatible API: the Verify Service SID this tenant answers as ("" = none),
+  // and which of its channels each Twilio `Channel` value sends through (by default sms
+  // and email through the channels of those names, when configured).
+  std::string twilio_service_sid;
+  std::map<std::string, core::ChannelKind> twilio_channels;
 };
 
 struct CompatConfig {
   bool enabled = false;
   std::string tenant;
   std::string path = "/otp";
+  // The original's code lifetime; the facade's codes use it instead of the tenant's.
+  int ttl_seconds = 60;
+};
+
+struct TwilioApiKey {
+  std::string sid;          // "SK" + 32 hex digits
+  std::string secret_hash;  // lower-case hex SHA-256 of the key's secret
+};
+
+// [twilio]: a Twilio Verify v2-compatible API, authenticated as one Twilio account.
+struct TwilioConfig {
+  bool enabled = false;                        // the table is present
+  std::string account_sid;                     // "AC" + 32 hex digits
+  std::vector<std::string> auth_token_hashes;  // lower-case hex SHA-256, "sha256:" stripped
+  std::vector<TwilioApiKey> api_keys;
+  // The scheme and host of the `url` members ("https://verify.example.com"); "" = taken from
+  // each request's Host header (and X-Forwarded-Proto).
+  std::string public_url;
 };
 
 struct Config {
@@ -76,10 +101,16 @@ struct Config {
   std::size_t max_connections = 4096;
   int threads = 0;  // I/O threads; 0 = one per core
   std::string log_level = "info";
+  std::string log_format = "auto";  // "json", "text", or "auto": text on a terminal, else json
+  // Set when a TLS proxy or a private network carries the traffic to a non-loopback listen
+  // address; without it, API keys and such a listener refuse to start (check_plain_http).
+  bool allow_plain_http = false;
   std::map<std::string, TenantConfig> tenants;
   CompatConfig compat;
+  TwilioConfig twilio;
 
-  // True when no tenant has an API key: protected mode (loopback only, tenant "default").
+  // True when no credential is configured (no tenant API key, no [twilio] table): protected
+  // mode (loopback only, tenant "default").
   bool protected_mode() const;
 };
 
@@ -99,5 +130,27 @@ struct HostPort {
 };
 HostPort parse_listen(const std::string& value, const std::string& key);
 bool is_loopback_host(const std::string& host);
+// "127.0.0.1:8080", and "[::1]:8080" for an IPv6 host: the form `listen` is written in.
+std::string format_host_port(std::string_view host, unsigned short port);
+
+// Start-up rule for `serve`: with API keys configured and `listen` off loopback, Bearer keys
+// would cross the network in clear. Throws ConfigError naming `listen`, and saying how to fix
+// it, unless `allow_plain_http = true` declares that a TLS proxy or a private network carries
+// the traffic. Protected mode (no keys) has its own rule in serve.
+void check_plain_http(const Config& config);
+
+// A store backend this build can open: its URL scheme and the form of its URL.
+struct StoreKind {
+  std::string_view scheme;  // "sqlite://"
+  std::string_view form;    // "sqlite://PATH"
+};
+// The stores of this build, in the order a message lists them. A `store` URL with any other
+// scheme is a config error that names only these. Add an entry when a backend lands.
+std::span<const StoreKind> supported_stores();
+
+// OTPD_* variables that belong to something other than the config loader (the CLI, the test
+// harnesses): the loader neither reads nor rejects them. Every other OTPD_* variable must
+// name a top-level key, or the start fails with a did-you-mean.
+std::span<const std::string_view> foreign_env_variables();
 
 }  // namespace otpd::config

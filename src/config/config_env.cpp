@@ -1,6 +1,8 @@
 // OTPD_<KEY> environment overrides of the top-level keys, and reading them from environ.
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 
 #include "config/reader.hpp"
@@ -42,10 +44,55 @@ std::vector<std::string> env_list(const std::string& raw) {
   return items;
 }
 
+bool env_boolean(const std::string& name, const std::string& raw) {
+  const auto text = trim(raw);
+  if (text == "true") return true;
+  if (text == "false") return false;
+  fail(name, "expected true or false (got " + quote(text) + ")");
+}
+
+constexpr std::array<std::string_view, 10> kEnvSettable{
+    "listen",          "admin_listen", "store",     "data_dir",   "secrets",
+    "max_connections", "threads",      "log_level", "log_format", "allow_plain_http"};
+
+// Read by otpd's main (OTPD_CONFIG; OTPD_CONFIG_TOML, the whole config in Lambda mode), by
+// the otp client (OTPD_URL, OTPD_API_KEY), and by the test suites (OTPD_BIN: e2e,
+// OTPD_SIGV4_ORACLE: unit, OTPD_FUZZ_TRACE: fuzzers), which may leave them in the
+// environment otpd starts in.
+constexpr std::array<std::string_view, 7> kForeign{
+    "OTPD_CONFIG", "OTPD_CONFIG_TOML",  "OTPD_URL",       "OTPD_API_KEY",
+    "OTPD_BIN",    "OTPD_SIGV4_ORACLE", "OTPD_FUZZ_TRACE"};
+
+std::string env_name(std::string_view key) {
+  std::string name = "OTPD_";
+  for (char c : key) name += static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+  return name;
+}
+
+// A misspelt variable would otherwise be ignored, and otpd would start with the value the
+// operator meant to replace: refuse it, as an unknown file key is refused.
+void check_known_variables(const std::map<std::string, std::string>& env) {
+  std::vector<std::string> names;
+  for (auto key : kEnvSettable) names.push_back(env_name(key));
+  for (auto name : kForeign) names.emplace_back(name);
+  std::vector<std::string_view> candidates(names.begin(), names.end());
+  for (const auto& [name, value] : env) {
+    if (!name.starts_with("OTPD_")) continue;
+    if (std::find(candidates.begin(), candidates.end(), name) != candidates.end()) continue;
+    if (name == "OTPD_TENANTS" || name == "OTPD_COMPAT") {
+      fail(name, "tables cannot be set from the environment; write them in the config file");
+    }
+    fail(name, "unknown variable" + did_you_mean(name, candidates) +
+                   "; OTPD_<KEY> sets a top-level key of the config file");
+  }
+}
+
 }  // namespace
 
+std::span<const std::string_view> env_settable_keys() { return kEnvSettable; }
+
 void apply_env(Config& config, const std::map<std::string, std::string>& env, bool& store_set) {
-  // Variables that are not top-level keys (OTPD_CONFIG, tools' own) are left alone.
+  check_known_variables(env);
   const auto get = [&env](const char* name) -> const std::string* {
     const auto it = env.find(name);
     return it == env.end() ? nullptr : &it->second;
@@ -86,9 +133,18 @@ void apply_env(Config& config, const std::map<std::string, std::string>& env, bo
     check_log_level("OTPD_LOG_LEVEL", trim(*v));
     config.log_level = trim(*v);
   }
+  if (const auto* v = get("OTPD_LOG_FORMAT")) {
+    check_log_format("OTPD_LOG_FORMAT", trim(*v));
+    config.log_format = trim(*v);
+  }
+  if (const auto* v = get("OTPD_ALLOW_PLAIN_HTTP")) {
+    config.allow_plain_http = env_boolean("OTPD_ALLOW_PLAIN_HTTP", *v);
+  }
 }
 
 }  // namespace detail
+
+std::span<const std::string_view> foreign_env_variables() { return detail::kForeign; }
 
 std::map<std::string, std::string> process_env() {
   std::map<std::string, std::string> result;

@@ -81,4 +81,9 @@ bool is_loopback_host(const std::string& host) {
   return false;
 }
 
+std::string format_host_port(std::string_view host, unsigned short port) {
+  const bool v6 = host.find(':') != std::string_view::npos && !host.starts_with('[');
+  return (v6 ? "[" + std::string(host) + "]" : std::string(host)) + ":" + std::to_string(port);
+}
+
 }  // namespace otpd::config

@@ -42,8 +42,14 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
+bool before(const toml::source_position& a, const toml::source_position& b) {
+  return a.line != b.line ? a.line < b.line : a.column < b.column;
+}
+
+}  // namespace
+
 // Most unknown keys are typos of a known one; naming it saves a trip to the docs.
-std::string suggestion(std::string_view unknown, std::initializer_list<std::string_view> known) {
+std::string did_you_mean(std::string_view unknown, std::span<const std::string_view> known) {
   std::string_view best;
   std::size_t best_distance = std::numeric_limits<std::size_t>::max();
   for (auto candidate : known) {
@@ -56,12 +62,6 @@ std::string suggestion(std::string_view unknown, std::initializer_list<std::stri
   }
   return best.empty() ? "" : " (did you mean " + quoted(best) + "?)";
 }
-
-bool before(const toml::source_position& a, const toml::source_position& b) {
-  return a.line != b.line ? a.line < b.line : a.column < b.column;
-}
-
-}  // namespace
 
 std::string join_key(const std::string& parent, std::string_view key) {
   std::string name = is_bare_key(key) ? std::string(key) : quoted(key);
@@ -108,7 +108,8 @@ TableReader::TableReader(const toml::table& table, std::string path,
   std::sort(unknown.begin(), unknown.end(), [](const toml::key* a, const toml::key* b) {
     return before(a->source().begin, b->source().begin);
   });
-  std::string message = "unknown key" + suggestion(unknown.front()->str(), known);
+  std::string message =
+      "unknown key" + did_you_mean(unknown.front()->str(), std::span(known.begin(), known.size()));
   if (unknown.size() > 1) {
     message += " (also unknown:";
     for (std::size_t i = 1; i < unknown.size(); ++i) {
@@ -188,17 +189,6 @@ const toml::table* TableReader::table(std::string_view name) const {
 
 void check_listen(const std::string& key, const std::string& value) { parse_listen(value, key); }
 
-void check_store(const std::string& key, const std::string& value) {
-  // The URL may carry a password (redis://:pw@host), so it is never echoed.
-  for (std::string_view scheme : {"sqlite://", "redis://", "redis-cluster://", "dynamodb://"}) {
-    if (value.starts_with(scheme)) {
-      if (value.size() == scheme.size()) fail(key, "nothing after \"" + std::string(scheme) + "\"");
-      return;
-    }
-  }
-  fail(key, "unsupported scheme (expected sqlite://, redis://, redis-cluster:// or dynamodb://)");
-}
-
 void check_secret(const std::string& key, const std::string& value) {
   // Never echoes the value: it is a secret.
   if (value.size() < 16) fail(key, "must be at least 16 characters");
@@ -213,6 +203,33 @@ void check_log_level(const std::string& key, const std::string& value) {
 
 void check_data_dir(const std::string& key, const std::string& value) {
   if (value.empty()) fail(key, "must not be empty");
+}
+
+void check_log_format(const std::string& key, const std::string& value) {
+  for (std::string_view format : {"auto", "json", "text"}) {
+    if (value == format) return;
+  }
+  fail(key, "must be one of auto, json, text (got " + quoted(value) + ")");
+}
+
+void check_outbound_url(const std::string& key, const std::string& url, std::string_view carries) {
+  constexpr std::string_view kPlain = "http://";
+  if (!url.starts_with(kPlain)) return;
+  auto authority = std::string_view(url).substr(kPlain.size());
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
+    authority.remove_prefix(at + 1);
+  }
+  std::string_view host = authority;
+  if (host.starts_with('[')) {
+    host = host.substr(0, host.find(']') + 1);
+  } else {
+    host = host.substr(0, host.find(':'));
+  }
+  if (is_loopback_host(std::string(host))) return;
+  fail(key, "plain http:// would carry " + std::string(carries) +
+                " in clear over the network; use https:// (http:// is accepted only for a "
+                "loopback host such as 127.0.0.1)");
 }
 
 std::string quote(std::string_view text) { return quoted(text); }

@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,13 @@ std::string format_number(double value);
 // The channel finds out the rest when it connects.
 bool is_url(std::string_view value, std::string_view scheme);
 bool is_http_url(std::string_view value);
+
+// " (did you mean \"listen\"?)" when one of `known` is a likely typo of `unknown`, else "".
+std::string did_you_mean(std::string_view unknown, std::span<const std::string_view> known);
+
+// An http:// URL may only reach a loopback host: credentials and codes never travel in clear
+// over a network. https:// passes. The URL is never echoed (it may carry a token).
+void check_outbound_url(const std::string& key, const std::string& url, std::string_view carries);
 
 // Throws ConfigError("<key>: <what>").
 [[noreturn]] void fail(const std::string& key, const std::string& what);
@@ -67,6 +75,10 @@ void check_store(const std::string& key, const std::string& value);
 void check_secret(const std::string& key, const std::string& value);
 void check_log_level(const std::string& key, const std::string& value);
 void check_data_dir(const std::string& key, const std::string& value);
+void check_log_format(const std::string& key, const std::string& value);
+
+// Names of the top-level keys that OTPD_<KEY> can set, lower case ("listen", "log_level").
+std::span<const std::string_view> env_settable_keys();
 
 inline constexpr long long kMaxConnectionsMax = 1'000'000;
 inline constexpr long long kThreadsMax = 1024;
@@ -74,6 +86,13 @@ inline constexpr long long kThreadsMax = 1024;
 // The loader's parts, one file each.
 // [tenants.NAME] with its templates and channels (tenant.cpp).
 TenantConfig read_tenant(const toml::table& table, const std::string& name);
+// [twilio] (twilio.cpp), and the checks between it and the tenants' twilio_* keys.
+TwilioConfig read_twilio(const toml::table& table);
+void check_twilio(const Config& config);
+// A Twilio SID: `prefix` ("AC", "VA", "SK") and 32 hex digits.
+bool is_twilio_sid(std::string_view value, std::string_view prefix);
+// "sha256:<64 hex>" as the lower-case hex digest; throws naming `key` otherwise.
+std::string read_sha256(const std::string& key, const std::string& value);
 // OTPD_<KEY> overrides of the top-level keys (config_env.cpp). Sets `store_set` when
 // OTPD_STORE was given.
 void apply_env(Config& config, const std::map<std::string, std::string>& env, bool& store_set);

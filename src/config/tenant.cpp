@@ -9,12 +9,26 @@ namespace {
 
 constexpr long long kIntMax = std::numeric_limits<int>::max();
 constexpr long long kThirtyDays = 30LL * 24 * 3600;
+constexpr std::size_t kMinSigningSecret = 16;
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 std::string read_api_key(const std::string& key, const std::string& value) {
+  return read_sha256(key, value);
+}
+
+// The Twilio `Channel` values a tenant can map, and which recipients each one reaches.
+bool twilio_channel_reaches(std::string_view twilio_channel, core::ChannelKind kind) {
+  if (kind == core::ChannelKind::kConsole || kind == core::ChannelKind::kWebhook) return true;
+  if (twilio_channel == "email") return kind == core::ChannelKind::kEmail;
+  return kind == core::ChannelKind::kSms;  // sms, whatsapp, call: a phone number
+}
+
+}  // namespace
+
+std::string read_sha256(const std::string& key, const std::string& value) {
   constexpr std::string_view kPrefix = "sha256:";
   const auto hex = std::string_view(value).substr(std::min(value.size(), kPrefix.size()));
   // The value is a hash, not a key, but it is still not echoed: people paste the wrong thing.
@@ -28,6 +42,8 @@ std::string read_api_key(const std::string& key, const std::string& value) {
   });
   return lower;
 }
+
+namespace {
 
 // "+1" .. "+999999": a string prefix of an E.164 number.
 bool is_phone_prefix(std::string_view value) {
@@ -136,7 +152,13 @@ WebhookChannelConfig read_webhook(const toml::table& table, const std::string& p
   WebhookChannelConfig c;
   c.url = required(r, "url");
   if (!is_http_url(c.url)) fail(r.key("url"), "expected an http:// or https:// URL");
+  check_outbound_url(r.key("url"), c.url, "every code and its signature");
   c.secret = required(r, "secret");
+  // Receivers check the HMAC with this key; a short one can be guessed offline from a single
+  // signed event. The value is never echoed.
+  if (c.secret.size() < kMinSigningSecret) {
+    fail(r.key("secret"), "must be at least " + std::to_string(kMinSigningSecret) + " characters");
+  }
   return c;
 }
 
@@ -156,6 +178,8 @@ std::string read_endpoint(const TableReader& r) {
   if (r.has("endpoint") && !is_http_url(endpoint)) {
     fail(r.key("endpoint"), "expected an http:// or https:// URL");
   }
+  check_outbound_url(r.key("endpoint"), endpoint,
+                     "every message with its code, and AWS session tokens");
   return endpoint;
 }
 
@@ -196,6 +220,7 @@ SmsChannelConfig read_sms(const toml::table& table, const std::string& path) {
     c.from = required(r, "from");
     if (auto base_url = r.string("base_url")) {
       if (!is_http_url(*base_url)) fail(r.key("base_url"), "expected an http:// or https:// URL");
+      check_outbound_url(r.key("base_url"), *base_url, "the auth token and every code");
       c.base_url = *base_url;
     }
     refuse(r, {"region", "endpoint"}, "not used with provider \"twilio\"");
@@ -306,6 +331,41 @@ bool has_channel(const TenantConfig& t, core::ChannelKind kind) {
   return false;
 }
 
+// twilio_service_sid and twilio_channels; whether a [twilio] table goes with them is
+// checked once the whole file is read (check_twilio).
+void read_twilio_keys(const TableReader& r, TenantConfig& tenant) {
+  if (auto sid = r.string("twilio_service_sid")) {
+    if (!is_twilio_sid(*sid, "VA")) {
+      fail(r.key("twilio_service_sid"),
+           "expected a Verify Service SID: \"VA\" and 32 hex digits (got " + quote(*sid) + ")");
+    }
+    tenant.twilio_service_sid = *sid;
+  }
+  const toml::table* mapping = r.table("twilio_channels");
+  if (mapping == nullptr) {
+    if (tenant.sms) tenant.twilio_channels["sms"] = core::ChannelKind::kSms;
+    if (tenant.email) tenant.twilio_channels["email"] = core::ChannelKind::kEmail;
+    return;
+  }
+  const TableReader m(*mapping, r.key("twilio_channels"), {"sms", "email", "whatsapp", "call"});
+  for (std::string_view name : {"sms", "email", "whatsapp", "call"}) {
+    auto value = m.string(name);
+    if (!value) continue;
+    core::ChannelKind kind{};
+    if (!core::parse_channel(*value, kind)) {
+      fail(m.key(name), "must be one of console, email, sms, webhook (got " + quote(*value) + ")");
+    }
+    if (!has_channel(tenant, kind)) {
+      fail(m.key(name), "channel " + quote(*value) + " is not configured for this tenant");
+    }
+    if (!twilio_channel_reaches(name, kind)) {
+      fail(m.key(name), "channel " + quote(*value) + " cannot reach the recipients of Twilio's " +
+                            quote(name) + " channel");
+    }
+    tenant.twilio_channels[std::string(name)] = kind;
+  }
+}
+
 }  // namespace
 
 TenantConfig read_tenant(const toml::table& table, const std::string& name) {
@@ -330,7 +390,9 @@ TenantConfig read_tenant(const toml::table& table, const std::string& name) {
                        "sms_sends_per_prefix_per_minute",
                        "webotp_origin",
                        "templates",
-                       "channels"});
+                       "channels",
+                       "twilio_service_sid",
+                       "twilio_channels"});
   TenantConfig tenant;
   tenant.name = name;
 
@@ -363,6 +425,7 @@ TenantConfig read_tenant(const toml::table& table, const std::string& name) {
     fail(r.key("default_channel"),
          "channel " + quote(core::to_string(*kind)) + " is not configured");
   }
+  read_twilio_keys(r, tenant);
   return tenant;
 }
 

@@ -1,6 +1,8 @@
 // Key derivation from the server secrets, and the hashes and seals made with the derived keys.
 #include "core/keyring.hpp"
 
+#include <openssl/crypto.h>
+
 #include <stdexcept>
 
 #include "core/crypto.hpp"
@@ -58,6 +60,17 @@ std::vector<std::string> Keyring::code_hash_candidates(const TenantId& tenant,
   out.reserve(keys_.size());
   for (const Derived& k : keys_) out.push_back(hex_encode(hmac_sha256(k.code_key, message)));
   return out;
+}
+
+bool Keyring::code_matches(const TenantId& tenant, const VerificationId& id,
+                           std::string_view normalized_code, std::string_view stored_hash) const {
+  bool matched = false;
+  for (const std::string& candidate : code_hash_candidates(tenant, id, normalized_code)) {
+    const bool equal = !stored_hash.empty() && candidate.size() == stored_hash.size() &&
+                       CRYPTO_memcmp(candidate.data(), stored_hash.data(), stored_hash.size()) == 0;
+    matched = matched || equal;
+  }
+  return matched;
 }
 
 RecipientHash Keyring::recipient_hash(const TenantId& tenant, std::string_view normalized) const {

@@ -1,4 +1,4 @@
-// A tenant's policy: every limit and default of PRODUCT.md section 3, with its defaults.
+// A tenant's policy: every limit and default of the README's Limits, with its defaults.
 #pragma once
 
 #include <map>
@@ -29,10 +29,6 @@ struct Policy {
   std::optional<ChannelKind> default_channel;
   std::string app_name = "otpd";
   std::string webotp_origin;
-
-  // The cooldown after the n-th send (1-based) to a recipient inside the window:
-  // base, 2*base, 4*base... capped at the window length.
-  Seconds cooldown_after_send(int sends_in_window) const;
 };
 
 }  // namespace otpd::core

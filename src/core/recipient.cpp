@@ -112,6 +112,36 @@ const char* domain_problem(std::string_view domain) {
   return nullptr;
 }
 
+// `lower` is a valid, lower-cased address.
+std::string canonical_mailbox(const std::string& lower) {
+  const std::size_t at = lower.rfind('@');
+  std::string local = lower.substr(0, at);
+  std::string domain = lower.substr(at + 1);
+  // A +tag is a label the mailbox owner's server ignores; an address that is all tag keeps
+  // it, since nothing would be left.
+  if (const std::size_t plus = local.find('+'); plus != std::string::npos && plus > 0) {
+    local.resize(plus);
+  }
+  if (domain == "gmail.com" || domain == "googlemail.com") {
+    domain = "gmail.com";
+    std::erase(local, '.');
+    if (local.empty()) return lower;
+  }
+  return local + "@" + domain;
+}
+
+bool looks_like_a_local_phone_number(std::string_view s) {
+  bool digit = false;
+  for (const char c : s) {
+    if (is_digit(c)) {
+      digit = true;
+    } else if (c != ' ' && c != '-' && c != '(' && c != ')' && c != '.') {
+      return false;
+    }
+  }
+  return digit;
+}
+
 std::optional<Recipient> parse_email(std::string_view s, std::string* why) {
   if (s.size() > kMaxEmailLength) return reject(why, "the address is longer than 254 characters");
   const std::size_t at = s.find('@');
@@ -120,8 +150,9 @@ std::optional<Recipient> parse_email(std::string_view s, std::string* why) {
   }
   if (const char* problem = local_part_problem(s.substr(0, at))) return reject(why, problem);
   if (const char* problem = domain_problem(s.substr(at + 1))) return reject(why, problem);
-  Recipient r{RecipientKind::kEmail, std::string(s)};
+  Recipient r{RecipientKind::kEmail, std::string(s), "", std::string(s)};
   for (char& c : r.normalized) c = to_lower(c);
+  r.canonical = canonical_mailbox(r.normalized);
   return r;
 }
 
@@ -134,7 +165,7 @@ std::optional<Recipient> parse_phone(std::string_view s, std::string* why) {
     return reject(why, "a phone number has 8 to 15 digits after the +");
   }
   if (digits.front() == '0') return reject(why, "a country code never starts with 0");
-  return Recipient{RecipientKind::kPhone, std::string(s)};
+  return Recipient{RecipientKind::kPhone, std::string(s), std::string(s), std::string(s)};
 }
 
 }  // namespace
@@ -144,7 +175,10 @@ std::optional<Recipient> parse_recipient(std::string_view input, std::string* wh
   if (s.empty()) return reject(why, "the recipient is empty");
   if (s.front() == '+') return parse_phone(s, why);
   if (s.find('@') != std::string_view::npos) return parse_email(s, why);
-  return reject(why, "not an email address or an E.164 phone number");
+  if (looks_like_a_local_phone_number(s)) {
+    return reject(why, "phone numbers need the + and the country code (E.164), e.g. +14155550100");
+  }
+  return reject(why, kNotARecipient.data());
 }
 
 std::string mask_recipient(const Recipient& recipient) {

@@ -33,8 +33,35 @@ const char* to_string(DeliveryStatus status) {
   return "unknown";
 }
 
+bool parse_status(std::string_view text, Status& out) {
+  for (Status s : {Status::kPending, Status::kApproved, Status::kCanceled, Status::kExpired,
+                   Status::kMaxAttemptsReached}) {
+    if (text == to_string(s)) {
+      out = s;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool parse_delivery_status(std::string_view text, DeliveryStatus& out) {
+  for (DeliveryStatus s :
+       {DeliveryStatus::kQueued, DeliveryStatus::kSent, DeliveryStatus::kFailed}) {
+    if (text == to_string(s)) {
+      out = s;
+      return true;
+    }
+  }
+  return false;
+}
+
 VerificationId new_verification_id(RandomSource& rng) {
   return VerificationId("v_" + base64url_encode(random_bytes(rng, 16)));
+}
+
+VerificationId new_verification_id(RandomSource& rng, IdStyle style) {
+  if (style == IdStyle::kTwilio) return VerificationId("VE" + hex_encode(random_bytes(rng, 16)));
+  return new_verification_id(rng);
 }
 
 }  // namespace otpd::core

@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/random.hpp"
 #include "core/types.hpp"
@@ -13,9 +14,11 @@ namespace otpd::core {
 // expired (derived from the clock, never stored, so no sweeper has to race the deadline).
 enum class Status { kPending, kApproved, kCanceled, kExpired, kMaxAttemptsReached };
 const char* to_string(Status status);
+bool parse_status(std::string_view text, Status& out);
 
 enum class DeliveryStatus { kQueued, kSent, kFailed };
 const char* to_string(DeliveryStatus status);
+bool parse_delivery_status(std::string_view text, DeliveryStatus& out);
 
 struct Verification {
   TenantId tenant;
@@ -50,5 +53,11 @@ struct Verification {
 // letter, so an id is never mistaken for a command-line option (base64url starts with '-' one
 // time in 64) and reads as a verification id wherever it is pasted.
 VerificationId new_verification_id(RandomSource& rng);
+
+// Which form a new verification's id takes. kTwilio is "VE" and 128 random bits in 32
+// lower-case hex digits: a Twilio Verification SID, so the Twilio-compatible API can hand the
+// id out as its `sid` unchanged (and GET /v1/otp/VE... finds the same verification).
+enum class IdStyle { kOtpd, kTwilio };
+VerificationId new_verification_id(RandomSource& rng, IdStyle style);
 
 }  // namespace otpd::core

@@ -5,9 +5,9 @@
 #include <boost/asio/awaitable.hpp>
 #include <string_view>
 
+#include "aws/credentials.hpp"
 #include "core/clock.hpp"
 #include "delivery/channel.hpp"
-#include "net/aws_credentials.hpp"
 #include "net/http_client.hpp"
 
 namespace otpd::delivery {
@@ -19,7 +19,7 @@ namespace otpd::delivery {
 // is "<label> answered <status> (<AWS error code>)": AWS's message text is never kept, since
 // it can repeat the recipient.
 boost::asio::awaitable<Attempt> call_aws(net::HttpClient& client,
-                                         net::AwsCredentialProvider& credentials,
+                                         aws::CredentialProvider& credentials,
                                          const core::TimeSource& clock, net::HttpRequest request,
                                          std::string_view region, std::string_view service,
                                          std::string_view label);

@@ -34,7 +34,7 @@ std::string ses_request_body(const std::string& from, const Message& message) {
 }
 
 SesEmailChannel::SesEmailChannel(std::shared_ptr<net::HttpClient> client,
-                                 std::shared_ptr<net::AwsCredentialProvider> credentials,
+                                 std::shared_ptr<aws::CredentialProvider> credentials,
                                  const core::TimeSource& clock, std::string region,
                                  std::string from, std::string endpoint)
     : client_(std::move(client)),

@@ -1,12 +1,12 @@
-// The email channel over Amazon SES v2 (SendEmail), signed with SigV4 (PRODUCT.md section 5).
+// The email channel over Amazon SES v2 (SendEmail), signed with SigV4 (the README's Channels).
 #pragma once
 
 #include <memory>
 #include <string>
 
+#include "aws/credentials.hpp"
 #include "core/clock.hpp"
 #include "delivery/channel.hpp"
-#include "net/aws_credentials.hpp"
 #include "net/http_client.hpp"
 
 namespace otpd::delivery {
@@ -16,7 +16,7 @@ class SesEmailChannel final : public Channel {
   // `endpoint` "" means https://email.<region>.amazonaws.com; any other value is an SES-
   // compatible base URL (tests, local emulators). The clock must outlive the channel.
   SesEmailChannel(std::shared_ptr<net::HttpClient> client,
-                  std::shared_ptr<net::AwsCredentialProvider> credentials,
+                  std::shared_ptr<aws::CredentialProvider> credentials,
                   const core::TimeSource& clock, std::string region, std::string from,
                   std::string endpoint);
   // POST /v2/email/outbound-emails with a simple (subject, text, optional html) message.
@@ -26,7 +26,7 @@ class SesEmailChannel final : public Channel {
 
  private:
   std::shared_ptr<net::HttpClient> client_;
-  std::shared_ptr<net::AwsCredentialProvider> credentials_;
+  std::shared_ptr<aws::CredentialProvider> credentials_;
   const core::TimeSource& clock_;
   std::string region_;
   std::string from_;

@@ -1,4 +1,4 @@
-// The sms channel over a Twilio-compatible Messages API (PRODUCT.md section 5).
+// The sms channel over a Twilio-compatible Messages API (the README's Channels).
 #pragma once
 
 #include <memory>

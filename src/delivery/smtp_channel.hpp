@@ -1,4 +1,4 @@
-// The SMTP email channel of PRODUCT.md section 5: implicit TLS (smtps://), required
+// The SMTP email channel of the README's Channels: implicit TLS (smtps://), required
 // STARTTLS (smtp://...?tls=starttls) or opportunistic STARTTLS (plain smtp://), AUTH PLAIN
 // or LOGIN, and a MIME message built from the rendered templates.
 #pragma once

@@ -24,7 +24,7 @@ std::string sns_request_body(const Message& message) {
 }
 
 SnsSmsChannel::SnsSmsChannel(std::shared_ptr<net::HttpClient> client,
-                             std::shared_ptr<net::AwsCredentialProvider> credentials,
+                             std::shared_ptr<aws::CredentialProvider> credentials,
                              const core::TimeSource& clock, std::string region,
                              std::string endpoint)
     : client_(std::move(client)),

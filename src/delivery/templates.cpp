@@ -10,15 +10,15 @@ namespace otpd::delivery {
 namespace {
 
 constexpr std::string_view kBuiltinSms =
-    "{{app_name}}: your code is {{code}}. It expires in {{ttl_minutes}} minutes.";
+    "{{app_name}}: your code is {{code}}. It expires in {{ttl}}.";
 constexpr std::string_view kBuiltinEmailSubject = "Your {{app_name}} code";
 constexpr std::string_view kBuiltinEmailText =
     "Your {{app_name}} code is {{code}}.\n"
-    "It expires in {{ttl_minutes}} minutes.\n"
+    "It expires in {{ttl}}.\n"
     "If you did not ask for it, ignore this message.";
 constexpr std::string_view kBuiltinEmailHtml =
     "<p>Your {{app_name}} code is <strong>{{code}}</strong>.</p>\n"
-    "<p>It expires in {{ttl_minutes}} minutes.</p>\n"
+    "<p>It expires in {{ttl}}.</p>\n"
     "<p>If you did not ask for it, ignore this message.</p>";
 
 std::string_view trim(std::string_view s) {
@@ -101,7 +101,13 @@ std::string webotp_host(std::string_view origin) {
 
 }  // namespace
 
-std::string fill_template(const std::string& text, const std::string& code, int ttl_minutes,
+std::string ttl_words(int ttl_seconds) {
+  const int minutes = std::max(0, ttl_seconds) / 60;
+  if (minutes == 0) return "less than a minute";
+  return minutes == 1 ? "1 minute" : std::to_string(minutes) + " minutes";
+}
+
+std::string fill_template(const std::string& text, const std::string& code, int ttl_seconds,
                           const std::string& app_name) {
   std::string out;
   out.reserve(text.size() + code.size() + app_name.size());
@@ -118,7 +124,12 @@ std::string fill_template(const std::string& text, const std::string& code, int 
         } else if (name == "app_name") {
           value = &app_name;
         } else if (name == "ttl_minutes") {
-          minutes = std::to_string(ttl_minutes);
+          // Whole minutes left, rounded down: a person told "2 minutes" for 90 s would wait
+          // too long.
+          minutes = std::to_string(std::max(0, ttl_seconds) / 60);
+          value = &minutes;
+        } else if (name == "ttl") {
+          minutes = ttl_words(ttl_seconds);
           value = &minutes;
         }
         if (value != nullptr) {
@@ -137,12 +148,10 @@ std::string fill_template(const std::string& text, const std::string& code, int 
 }
 
 void render_message(const config::TenantConfig& tenant, int ttl_seconds, Message& message) {
-  // A code about to expire still reads "1 minutes" rather than "0 minutes".
-  const int ttl_minutes = std::max(1, (ttl_seconds + 59) / 60);
   const std::string& app = tenant.policy.app_name;
   const auto* tmpl = choose_template(tenant, message.locale);
   const auto fill = [&](std::string_view t, const std::string& app_name) {
-    return fill_template(std::string(t), message.code, ttl_minutes, app_name);
+    return fill_template(std::string(t), message.code, ttl_seconds, app_name);
   };
 
   message.subject.clear();

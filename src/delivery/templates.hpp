@@ -1,5 +1,5 @@
 // Message wording: the tenant's per-locale templates, or built-in English, with
-// {{code}}, {{ttl_minutes}} and {{app_name}} filled in.
+// {{code}}, {{ttl_minutes}}, {{ttl}} and {{app_name}} filled in.
 #pragma once
 
 #include <string>
@@ -15,8 +15,10 @@ namespace otpd::delivery {
 // text ends with "\n\n@<origin> #<code>" when the tenant has a webotp_origin.
 void render_message(const config::TenantConfig& tenant, int ttl_seconds, Message& message);
 
-// Replaces each {{name}} in `text`; unknown names are left as they are.
-std::string fill_template(const std::string& text, const std::string& code, int ttl_minutes,
+// Replaces each {{name}} in `text`; unknown names are left as they are. A code's lifetime
+// is never rounded up: {{ttl_minutes}} is the whole minutes left (0 in the last minute) and
+// {{ttl}} the same in English words ("1 minute", "4 minutes", "less than a minute").
+std::string fill_template(const std::string& text, const std::string& code, int ttl_seconds,
                           const std::string& app_name);
 
 }  // namespace otpd::delivery

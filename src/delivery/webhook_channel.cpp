@@ -22,7 +22,7 @@ long long floor_unix_seconds(core::TimePoint t) {
 }  // namespace
 
 std::string webhook_event_body(const Message& message) {
-  // Member order is part of what receivers see: keep it as PRODUCT.md section 5 lists it.
+  // Member order is part of what receivers see: keep it as the README's Channels lists it.
   boost::json::object o;
   o["type"] = "otp.delivery";
   o["id"] = message.id.str();

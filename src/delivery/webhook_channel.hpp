@@ -1,4 +1,4 @@
-// The webhook channel: the signed otp.delivery event of PRODUCT.md section 5.
+// The webhook channel: the signed otp.delivery event of the README's Channels.
 #pragma once
 
 #include <memory>

@@ -1,27 +1,23 @@
-// The delivery worker: a coroutine loop on a strand that leases due jobs from the store and
-// runs each attempt as its own coroutine, so a slow provider holds back only its own jobs.
+// The delivery worker: a coroutine loop on a strand that leases due jobs from the store, and
+// an attempt coroutine per job started whenever the FairQueue gives it a slot.
 #include "delivery/worker.hpp"
 
 #include <algorithm>
-#include <array>
 #include <atomic>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <cmath>
-#include <cstdint>
-#include <deque>
 #include <exception>
+#include <iterator>
 #include <mutex>
+#include <set>
 #include <utility>
 #include <vector>
 
-#include "delivery/payload.hpp"
-#include "delivery/templates.hpp"
+#include "delivery/clock_timer.hpp"
 #include "obs/log.hpp"
 
 namespace otpd::delivery {
@@ -30,75 +26,55 @@ namespace asio = boost::asio;
 
 namespace {
 
-constexpr std::size_t kBatch = 64;        // jobs taken per round
-constexpr std::size_t kMaxInFlight = 64;  // attempts running at once
-// Jobs handed over and waiting in memory for a free attempt slot. Past this (a provider
-// that hangs while sends keep coming) take_over refuses, and a job waits in the store
-// instead, where its lease makes it due again in Worker::kLease: memory stays bounded.
-constexpr std::size_t kMaxWaiting = 1024;
+constexpr std::size_t kBatch = 64;  // jobs taken per round, at most
 constexpr core::Millis kMaxStoreBackoff{30000};
+constexpr std::size_t kMaxDueTimes = 1024;  // retry due times remembered for the timer
+// A job waiting in memory is started only while this much of its lease is left (an attempt
+// has the webhook's 10 s); past it, it is let go and the store hands it out again once the
+// lease has passed, rather than two workers attempting it at once.
+constexpr core::Millis kLeaseNeeded = kAttemptLease / 2;
 
 }  // namespace
 
-core::Millis retry_backoff(int attempt, core::RandomSource& rng) {
-  const int doublings = std::clamp(attempt - 1, 0, 5);  // 2^5 s already passes the cap
-  const long long base_ms = std::min<long long>(30000, 1000LL << doublings);
-  std::array<std::uint8_t, 8> bytes{};
-  rng.fill(bytes);
-  std::uint64_t x = 0;
-  for (auto b : bytes) x = (x << 8) | b;
-  // 53 bits map exactly onto doubles in [0, 1], both ends included.
-  const double unit =
-      static_cast<double>(x >> 11) / static_cast<double>((std::uint64_t{1} << 53) - 1);
-  const double factor = 0.5 + 0.5 * unit;
-  return core::Millis(std::llround(static_cast<double>(base_ms) * factor));
-}
-
 struct Worker::Impl : std::enable_shared_from_this<Impl> {
-  Impl(asio::io_context& io, store::Store& store, const core::Keyring& keyring,
-       const core::TimeSource& clock, core::RandomSource& rng, const config::Config& config,
-       ChannelMap channels, WorkerCounters counters, core::Millis poll)
+  Impl(asio::io_context& io, store::DeliveryQueue& store, Deliverer& deliverer,
+       const core::TimeSource& clock, WorkerOptions options)
       : io_(io),
         strand_(asio::make_strand(io)),
-        timer_(strand_),
+        timer_(strand_, clock),
         store_(store),
-        keyring_(keyring),
+        deliverer_(deliverer),
         clock_(clock),
-        rng_(rng),
-        config_(config),
-        channels_(std::move(channels)),
-        counters_(std::move(counters)),
-        poll_(std::max(poll, core::Millis(1))) {}
+        poll_(std::max(options.poll_interval, core::Millis(1))),
+        queue_(options.share) {}
 
   asio::io_context& io_;
-  // The loop and the timer live on the strand: notify() and stop() come from other threads
+  // The loop and its timer live on the strand: notify() and stop() come from other threads
   // and a timer must not be touched from two threads at once.
   asio::strand<asio::io_context::executor_type> strand_;
-  asio::steady_timer timer_;
-  store::Store& store_;
-  const core::Keyring& keyring_;
+  ClockTimer timer_;
+  store::DeliveryQueue& store_;
+  Deliverer& deliverer_;
   const core::TimeSource& clock_;
-  core::RandomSource& rng_;
-  std::mutex rng_mu_;  // attempts run on any I/O thread; a RandomSource need not be thread-safe
-  const config::Config& config_;
-  const ChannelMap channels_;
-  const WorkerCounters counters_;
   const core::Millis poll_;
 
   std::atomic<bool> started_{false};
   std::atomic<bool> stopping_{false};
-  // Set by notify() and by finished attempts; cleared when a round starts. It covers the
+  // Set by notify() and by whatever frees room; cleared when a round starts. It covers the
   // wake-up that arrives while the loop is busy rather than waiting on the timer.
   std::atomic<bool> pending_{false};
-  std::atomic<std::size_t> in_flight_{0};
 
-  // Jobs handed over by the API while kMaxInFlight attempts were running; the loop starts
-  // them before it takes anything from the store.
-  mutable std::mutex handed_mu_;
-  std::deque<store::DeliveryJob> handed_;  // GUARDED_BY(handed_mu_)
+  mutable std::mutex mu_;
+  FairQueue queue_;       // GUARDED_BY(mu_)
+  bool drained_ = false;  // GUARDED_BY(mu_); set when the stopping loop started what waited
+  // Due times of retries this worker recorded that no round has looked for yet (the
+  // earliest kMaxDueTimes; later ones wait for the poll), and until when the loop sleeps
+  // (max while it is not sleeping).
+  std::multiset<core::TimePoint> due_times_;                 // GUARDED_BY(mu_)
+  core::TimePoint sleeping_until_ = core::TimePoint::max();  // GUARDED_BY(mu_)
 
   // Outcomes waiting to be written (group commit): the first one arms a kFinishDelay
-  // timer, and whatever has joined by then is written in one finish_deliveries call.
+  // timer, and whatever has joined by then is written in one finish call.
   mutable std::mutex finish_mu_;
   struct Finished {
     store::FinishedDelivery done;
@@ -107,55 +83,106 @@ struct Worker::Impl : std::enable_shared_from_this<Impl> {
   std::vector<Finished> finished_;  // GUARDED_BY(finish_mu_)
   bool flush_armed_ = false;        // GUARDED_BY(finish_mu_)
   std::size_t flushing_ = 0;        // GUARDED_BY(finish_mu_); batches being written
+  // Jobs whose outcome is in a batch and maybe not in the store yet, and those of them
+  // written since the current take began. A take can return such a job (its lease ran out:
+  // a clock jump, an attempt longer than its lease); it must not be attempted twice.
+  using Key = std::pair<core::TenantId, core::VerificationId>;
+  std::set<Key> settling_;    // GUARDED_BY(finish_mu_)
+  std::vector<Key> settled_;  // GUARDED_BY(finish_mu_)
+
+  // Each attempt starts as a handler of its own: co_spawn would start it inline on an I/O
+  // thread, and a chain of attempts that never suspend (a channel that answers at once),
+  // each starting the next as it ends, would keep that thread from timers and other work.
+  void spawn(std::vector<store::DeliveryJob>& jobs) {
+    auto self = shared_from_this();
+    for (auto& job : jobs) {
+      asio::post(io_, [self, job = std::move(job)]() mutable {
+        asio::co_spawn(self->io_, attempt(self, std::move(job)), asio::detached);
+      });
+    }
+    jobs.clear();
+  }
+
+  // A leased job, handed over or just taken from the store: start it or let it wait. One
+  // already in hand (held by the queue, or its outcome being written) is not taken twice:
+  // both locks, because an ending attempt moves its job from the one to the other.
+  bool admit(store::DeliveryJob job, core::TimePoint now) {
+    std::vector<store::DeliveryJob> start;
+    bool admitted = false;
+    {
+      std::scoped_lock lock(mu_, finish_mu_);
+      if (drained_) return false;
+      if (settling_.contains({job.tenant, job.id})) return true;
+      admitted = queue_.admit(std::move(job), now + kLeaseNeeded, start);
+    }
+    spawn(start);
+    return admitted;
+  }
 
   bool take_over(store::DeliveryJob job) {
     if (stopping_) return false;
-    {
-      std::lock_guard lock(handed_mu_);
-      // Behind jobs already waiting, or past the cap: the loop starts it when there is room.
-      if (!handed_.empty() || in_flight_.load() >= kMaxInFlight) {
-        if (handed_.size() >= kMaxWaiting) return false;
-        handed_.push_back(std::move(job));
-        wake();
-        return true;
-      }
-      ++in_flight_;
-    }
-    asio::co_spawn(io_, attempt(shared_from_this(), std::move(job)), asio::detached);
-    return true;
+    return admit(std::move(job), clock_.now());
   }
 
-  // Starts handed-over jobs while there is room; returns how many slots are left.
-  std::size_t start_handed(const std::shared_ptr<Impl>& self) {
-    std::lock_guard lock(handed_mu_);
-    while (!handed_.empty() && in_flight_.load() < kMaxInFlight) {
-      ++in_flight_;
-      asio::co_spawn(io_, attempt(self, std::move(handed_.front())), asio::detached);
-      handed_.pop_front();
+  // An attempt ended: its slot goes to the next tenant in turn. The loop is woken when a
+  // slot is left free where there was none, or the tenant has room again: in both cases its
+  // last take left due jobs in the store.
+  void release(const store::DeliveryJob& job) {
+    std::vector<store::DeliveryJob> start;
+    bool room_appeared = false;
+    {
+      std::lock_guard lock(mu_);
+      const bool no_slot = queue_.free_slots() == 0;
+      const bool tenant_full = queue_.full(job.tenant);
+      queue_.release(job, clock_.now(), start);
+      room_appeared =
+          queue_.free_slots() > 0 && (no_slot || (tenant_full && !queue_.full(job.tenant)));
     }
-    if (!handed_.empty()) return 0;
-    return kMaxInFlight - std::min(kMaxInFlight, in_flight_.load());
+    spawn(start);
+    if (room_appeared) wake();
+  }
+
+  // A retry was recorded as due at `at`: make sure the loop looks for it then.
+  void due_at(core::TimePoint at) {
+    bool sooner = false;
+    {
+      std::lock_guard lock(mu_);
+      if (due_times_.size() < kMaxDueTimes) {
+        due_times_.insert(at);
+      } else if (at < *due_times_.rbegin()) {
+        due_times_.erase(std::prev(due_times_.end()));
+        due_times_.insert(at);
+      }
+      sooner = at < sleeping_until_;
+    }
+    if (sooner) wake();
   }
 
   bool idle() const {
-    std::scoped_lock lock(handed_mu_, finish_mu_);
-    return in_flight_.load() == 0 && handed_.empty() && finished_.empty() && flushing_ == 0;
+    std::scoped_lock lock(mu_, finish_mu_);
+    return queue_.running() == 0 && queue_.waiting() == 0 && finished_.empty() && flushing_ == 0;
   }
 
-  void record_outcome(const store::DeliveryJob& job, core::DeliveryStatus outcome) {
+  void record_batched(const store::DeliveryJob& job, const AttemptOutcome& outcome) {
     bool arm = false;
     {
       std::lock_guard lock(finish_mu_);
-      finished_.push_back({{job.tenant, job.id, outcome}, job.channel});
+      finished_.push_back({finished_delivery(job, outcome), job.channel});
+      settling_.insert({job.tenant, job.id});
       arm = !std::exchange(flush_armed_, true);
     }
     if (!arm) return;
     auto timer = std::make_shared<asio::steady_timer>(io_, kFinishDelay);
-    timer->async_wait(
-        [self = shared_from_this(), timer](boost::system::error_code) { self->flush_outcomes(); });
+    timer->async_wait([self = shared_from_this(), timer](boost::system::error_code) {
+      asio::co_spawn(self->io_, flush_outcomes(self), asio::detached);
+    });
   }
 
-  void flush_outcomes() {
+  static asio::awaitable<void> flush_outcomes(std::shared_ptr<Impl> self) {
+    co_await self->write_outcomes();
+  }
+
+  asio::awaitable<void> write_outcomes() {
     std::vector<Finished> batch;
     {
       std::lock_guard lock(finish_mu_);
@@ -166,16 +193,17 @@ struct Worker::Impl : std::enable_shared_from_this<Impl> {
     std::vector<store::FinishedDelivery> done;
     done.reserve(batch.size());
     for (const auto& f : batch) done.push_back(f.done);
-    auto r = store_.finish_deliveries(done);
+    auto r = co_await store_.finish(std::move(done));
     if (r.has_error()) {
       // The jobs stay leased and are delivered again once the lease ends: a duplicate
       // message rather than a lost one.
       for (const auto& f : batch) {
-        log_store_error(f.done.tenant, f.done.id, f.channel, "finish_deliveries", r.error());
+        log_record_error(f.done.tenant, f.done.id, f.channel, "finish", r.error());
       }
     }
     std::lock_guard lock(finish_mu_);
     --flushing_;
+    for (const auto& f : batch) settled_.emplace_back(f.done.tenant, f.done.id);
   }
 
   void wake() {
@@ -183,59 +211,68 @@ struct Worker::Impl : std::enable_shared_from_this<Impl> {
     asio::post(strand_, [self = shared_from_this()] { self->timer_.cancel(); });
   }
 
-  void count(core::ChannelKind channel, const char* outcome) const {
-    if (counters_.on_attempt) counters_.on_attempt(channel, outcome);
-  }
-
-  // Waits `d`, or less when stopped or (if `wake_on_notify`) notified.
-  asio::awaitable<void> sleep(core::Millis d, bool wake_on_notify) {
-    timer_.expires_after(d);
+  // Waits until `deadline` on the worker's clock, or less when stopped or (if
+  // `wake_on_notify`) woken.
+  asio::awaitable<void> sleep_until(core::TimePoint deadline, bool wake_on_notify) {
     for (;;) {
-      auto [ec] = co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (!ec || stopping_) co_return;
-      if (wake_on_notify) co_return;
-      if (timer_.expiry() <= asio::steady_timer::clock_type::now()) co_return;
+      const bool reached = co_await timer_.wait_until(deadline);
+      if (reached || stopping_ || wake_on_notify) co_return;
     }
   }
 
   // The loop's frame holds `self`, so the Impl outlives the Worker until the loop ends.
   static asio::awaitable<void> run(std::shared_ptr<Impl> self) { co_await self->loop(self); }
 
+  // One look at the store: takes as many due jobs as there are free slots, skipping the
+  // tenants that have no room. Returns whether the store answered, and sets `maybe_more`
+  // when it gave all that was asked for.
+  asio::awaitable<bool> take_round(core::TimePoint now, bool& maybe_more) {
+    std::size_t room = 0;
+    store::TakeRequest request;
+    {
+      std::scoped_lock lock(mu_, finish_mu_);
+      room = queue_.free_slots();
+      request.skip_tenants = queue_.full_tenants();
+      // Written before this take began: the store no longer hands them out.
+      for (const auto& k : settled_) settling_.erase(k);
+      settled_.clear();
+    }
+    if (room == 0) co_return true;
+    request.now = now;
+    request.max = std::min(kBatch, room);
+    request.lease_until = now + kLease;
+    auto jobs = co_await store_.take_due(std::move(request));
+    if (jobs.has_error()) {
+      obs::error("delivery queue unavailable",
+                 {{"error", jobs.error().message()}, {"op", "take_due"}});
+      co_return false;
+    }
+    maybe_more = jobs->size() == std::min(kBatch, room);
+    // A job refused here (memory full) stays leased and is taken again after its lease.
+    for (auto& job : *jobs) (void)admit(std::move(job), now);
+    co_return true;
+  }
+
   asio::awaitable<void> loop(const std::shared_ptr<Impl>& self) {
     core::Millis store_backoff{0};
     while (!stopping_) {
       pending_ = false;
-      bool store_failed = false;
+      const core::TimePoint round = clock_.now();
+      bool store_ok = false;
       bool maybe_more = false;
       try {
-        const std::size_t room = start_handed(self);
-        if (room > 0) {
-          const auto now = clock_.now();
-          const std::size_t max = std::min(kBatch, room);
-          auto jobs = store_.take_due_deliveries(now, max, now + kLease);
-          if (jobs.has_error()) {
-            obs::error("delivery queue unavailable",
-                       {{"error", jobs.error().message()}, {"op", "take_due_deliveries"}});
-            store_failed = true;
-          } else {
-            maybe_more = jobs->size() == max;
-            for (auto& job : *jobs) {
-              ++in_flight_;
-              asio::co_spawn(io_, attempt(self, std::move(job)), asio::detached);
-            }
-          }
-        }
+        store_ok = co_await take_round(round, maybe_more);
       } catch (const std::exception& e) {
         // Not expected (the store reports failures as values); keep the loop alive anyway.
         obs::error("delivery round failed", {{"error", e.what()}});
-        store_failed = true;
       }
       if (stopping_) break;
-      if (store_failed) {
+      if (!store_ok) {
         // Back off so an unreachable store is not hammered; notify() does not cut this short.
         store_backoff = store_backoff.count() == 0 ? std::min(poll_, core::Millis(1000))
                                                    : std::min(kMaxStoreBackoff, store_backoff * 2);
-        co_await sleep(store_backoff, false);
+        // Counted from the round, which began before the failed take.
+        co_await sleep_until(round + store_backoff, false);
         continue;
       }
       store_backoff = core::Millis(0);
@@ -244,144 +281,56 @@ struct Worker::Impl : std::enable_shared_from_this<Impl> {
         co_await asio::post(strand_, asio::use_awaitable);
         continue;
       }
-      co_await sleep(poll_, true);
+      core::TimePoint deadline = clock_.now() + poll_;
+      {
+        std::lock_guard lock(mu_);
+        // A retry due by the round's time was in reach of its take (taken, or skipped for
+        // want of room, which wakes the loop when room appears).
+        due_times_.erase(due_times_.begin(), due_times_.upper_bound(round));
+        if (!due_times_.empty()) deadline = std::min(deadline, *due_times_.begin());
+        sleeping_until_ = deadline;
+      }
+      co_await sleep_until(deadline, true);
+      std::lock_guard lock(mu_);
+      sleeping_until_ = core::TimePoint::max();
     }
-    // Jobs handed over before the stop were accepted sends: start them now, past the cap,
-    // rather than leave them to wait out their lease after a restart.
-    std::lock_guard lock(handed_mu_);
-    for (auto& job : handed_) {
-      ++in_flight_;
-      asio::co_spawn(io_, attempt(self, std::move(job)), asio::detached);
+    // Jobs handed over before the stop were accepted sends: start them now, past the
+    // limits, rather than leave them to wait out their lease after a restart.
+    std::vector<store::DeliveryJob> start;
+    {
+      std::lock_guard lock(mu_);
+      drained_ = true;
+      start = queue_.drain(clock_.now());
     }
-    handed_.clear();
+    self->spawn(start);
   }
 
   static asio::awaitable<void> attempt(std::shared_ptr<Impl> self, store::DeliveryJob job) {
     try {
-      co_await self->deliver(job);
-    } catch (...) {
-      // what() could quote a payload: log only that it happened. The job stays leased and
-      // is taken again when the lease runs out.
-      obs::error("delivery attempt raised an exception",
-                 {{"tenant", job.tenant.str()},
-                  {"id", job.id.str()},
-                  {"channel", core::to_string(job.channel)}});
-    }
-    // Only a loop that found no room needs waking; others see the freed slot next round.
-    if (self->in_flight_-- == kMaxInFlight) self->wake();
-  }
-
-  static void log_store_error(const core::TenantId& tenant, const core::VerificationId& id,
-                              core::ChannelKind channel, const char* op,
-                              const boost::system::error_code& ec) {
-    obs::error("could not record delivery outcome", {{"tenant", tenant.str()},
-                                                     {"id", id.str()},
-                                                     {"channel", core::to_string(channel)},
-                                                     {"op", op},
-                                                     {"error", ec.message()}});
-  }
-
-  void fail(const store::DeliveryJob& job, const std::string& detail) {
-    obs::warn("delivery failed", {{"tenant", job.tenant.str()},
-                                  {"id", job.id.str()},
-                                  {"channel", core::to_string(job.channel)},
-                                  {"attempt", job.attempts + 1},
-                                  {"detail", detail}});
-    count(job.channel, "failed");
-    record_outcome(job, core::DeliveryStatus::kFailed);
-  }
-
-  asio::awaitable<void> deliver(const store::DeliveryJob& job) {
-    const auto now = clock_.now();
-    if (now >= job.expires_at) {
-      fail(job, "code expired before delivery");
-      co_return;
-    }
-    const auto plain = keyring_.open(job.sealed, payload_aad(job.tenant.str(), job.id.str()));
-    if (!plain) {
-      fail(job, "sealed payload could not be opened (unknown secret or tampered)");
-      co_return;
-    }
-    const auto payload = decode_payload(*plain);
-    if (!payload) {
-      fail(job, "payload could not be decoded");
-      co_return;
-    }
-    const auto tenant = config_.tenants.find(job.tenant.str());
-    if (tenant == config_.tenants.end()) {
-      fail(job, "tenant is not configured");
-      co_return;
-    }
-    const auto channel = channels_.find({job.tenant.str(), job.channel});
-    if (channel == channels_.end() || !channel->second) {
-      fail(job, "channel is not configured for the tenant");
-      co_return;
-    }
-
-    Message message;
-    message.tenant = job.tenant;
-    message.id = job.id;
-    message.channel = job.channel;
-    message.to = payload->to;
-    message.code = payload->code;
-    // No locale asked for means the default wording, which is English: say so to receivers.
-    message.locale = payload->locale.empty() ? "en" : payload->locale;
-    message.expires_at = job.expires_at;
-    // The wording states the time actually left, which a retry has less of.
-    const long long left_ms = (job.expires_at - now).count();
-    render_message(tenant->second, static_cast<int>((left_ms + 999) / 1000), message);
-
-    const Attempt result = co_await channel->second->deliver(message);
-
-    const auto done = clock_.now();
-    switch (result.result) {
-      case AttemptResult::kDelivered: {
-        obs::info("delivery sent", {{"tenant", job.tenant.str()},
-                                    {"id", job.id.str()},
-                                    {"channel", core::to_string(job.channel)},
-                                    {"attempt", job.attempts + 1},
-                                    {"detail", result.detail}});
-        count(job.channel, "sent");
-        record_outcome(job, core::DeliveryStatus::kSent);
-        break;
-      }
-      case AttemptResult::kPermanent:
-        fail(job, result.detail);
-        break;
-      case AttemptResult::kTransient: {
-        core::Millis wait;
-        {
-          std::lock_guard lock(rng_mu_);
-          wait = retry_backoff(job.attempts + 1, rng_);
-        }
-        const auto next = done + wait;
-        if (next >= job.expires_at) {
-          fail(job, result.detail + "; no retry before the code expires");
+      const AttemptOutcome outcome = co_await self->deliverer_.attempt(job);
+      switch (outcome.kind) {
+        case AttemptOutcome::Kind::kSent:
+        case AttemptOutcome::Kind::kFailed:
+          self->record_batched(job, outcome);
           break;
-        }
-        obs::warn("delivery will be retried",
-                  {{"tenant", job.tenant.str()},
-                   {"id", job.id.str()},
-                   {"channel", core::to_string(job.channel)},
-                   {"attempt", job.attempts + 1},
-                   {"retry_in_ms", static_cast<long long>(wait.count())},
-                   {"detail", result.detail}});
-        count(job.channel, "retry");
-        auto r = store_.retry_delivery(job.tenant, job.id, next);
-        if (r.has_error()) {
-          log_store_error(job.tenant, job.id, job.channel, "retry_delivery", r.error());
-        }
-        break;
+        case AttemptOutcome::Kind::kRetry:
+          if (co_await record_outcome(self->store_, job, outcome)) self->due_at(outcome.retry_at);
+          break;
+        case AttemptOutcome::Kind::kUnknown:
+          break;
       }
+    } catch (const std::exception& e) {
+      // Not expected (attempts and the store report failures as values). The job stays
+      // leased and is taken again after its lease; the slot must be given back regardless.
+      obs::error("delivery attempt could not be recorded", {{"error", e.what()}});
     }
+    self->release(job);
   }
 };
 
-Worker::Worker(asio::io_context& io, store::Store& store, const core::Keyring& keyring,
-               const core::TimeSource& clock, core::RandomSource& rng, const config::Config& config,
-               ChannelMap channels, WorkerCounters counters, core::Millis poll_interval)
-    : impl_(std::make_shared<Impl>(io, store, keyring, clock, rng, config, std::move(channels),
-                                   std::move(counters), poll_interval)) {}
+Worker::Worker(asio::io_context& io, store::DeliveryQueue& store, Deliverer& deliverer,
+               const core::TimeSource& clock, WorkerOptions options)
+    : impl_(std::make_shared<Impl>(io, store, deliverer, clock, options)) {}
 
 Worker::~Worker() { stop(); }
 
@@ -402,5 +351,31 @@ bool Worker::accepting() const { return !impl_->stopping_; }
 bool Worker::take_over(store::DeliveryJob job) { return impl_->take_over(std::move(job)); }
 
 bool Worker::idle() const { return impl_->idle(); }
+
+std::size_t Worker::running(const core::TenantId& tenant) const {
+  std::lock_guard lock(impl_->mu_);
+  return impl_->queue_.running(tenant);
+}
+
+std::size_t Worker::waiting(const core::TenantId& tenant) const {
+  std::lock_guard lock(impl_->mu_);
+  return impl_->queue_.waiting(tenant);
+}
+
+std::optional<core::TimePoint> Worker::lease_until(core::TimePoint now) {
+  if (!accepting()) return std::nullopt;
+  return now + kLease;
+}
+
+Task<core::DeliveryStatus> Worker::dispatch(store::DeliveryJob job, bool leased) {
+  // Refused when the worker began stopping meanwhile or has no room in memory: the job then
+  // waits out its lease in the store and is taken from there.
+  if (leased) {
+    (void)take_over(std::move(job));
+  } else {
+    notify();
+  }
+  co_return core::DeliveryStatus::kQueued;
+}
 
 }  // namespace otpd::delivery

@@ -1,82 +1,68 @@
-// The delivery worker: takes due jobs from the store's queue, opens their sealed payloads,
-// delivers through the tenant's channel, and records the outcome, retrying transient
-// failures with backoff (1 s doubling to 30 s, with jitter) until the code expires.
+// The delivery worker, for `serve`: takes jobs (handed over by this process's sends, or due in
+// the store's queue), runs each attempt as its own coroutine through the Deliverer, and
+// records the outcomes. Attempt slots are shared out between tenants (FairQueue): at most
+// FairShare::slots attempts at once, at most FairShare::per_tenant for one tenant, waiting
+// jobs started round-robin by tenant, and a tenant at its share skipped when taking from the
+// store. So a tenant whose provider accepts connections and never answers holds only its own
+// share of the slots while other tenants' codes go out at once.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
-#include <functional>
-#include <map>
 #include <memory>
-#include <string>
 
-#include "config/config.hpp"
 #include "core/clock.hpp"
-#include "core/keyring.hpp"
-#include "core/random.hpp"
-#include "delivery/channel.hpp"
+#include "delivery/deliverer.hpp"
+#include "delivery/dispatcher.hpp"
+#include "delivery/fair_queue.hpp"
 #include "store/store.hpp"
 
 namespace otpd::delivery {
 
-// What the API tells the delivery worker. Implemented by Worker; the API holds only this.
-class Notifier {
- public:
-  virtual ~Notifier() = default;
-  // There is new work in the store's queue: look now rather than at the next poll.
-  virtual void notify() = 0;
-  // Whether take_over would take a job now (false once stopping). The API asks before it
-  // stores a send, since the answer decides whether the stored job starts out leased.
-  virtual bool accepting() const = 0;
-  // A job just stored with delivery_leased_until = now + lease(): deliver it without
-  // fetching it from the store. False when stopping, or when 1024 handed-over jobs are
-  // already waiting for an attempt slot; the job then waits out its lease in the store.
-  virtual bool take_over(store::DeliveryJob job) = 0;
-  virtual core::Millis lease() const = 0;
+struct WorkerOptions {
+  // How long a due job waits when nobody calls notify() (other instances' sends, jobs whose
+  // lease ran out); tests lengthen it to show that notify() alone wakes the worker. Retries
+  // this worker scheduled wake it at their due time, on the worker's clock.
+  core::Millis poll_interval{1000};
+  FairShare share;
 };
 
-// Channels by tenant name and kind.
-using ChannelMap = std::map<std::pair<std::string, core::ChannelKind>, std::shared_ptr<Channel>>;
-
-// Backoff before retry number `attempt` (1-based): 1 s, 2 s, 4 s ... capped at 30 s, each
-// scaled by a random factor in [0.5, 1.0] so retries from many jobs spread out.
-core::Millis retry_backoff(int attempt, core::RandomSource& rng);
-
-struct WorkerCounters {
-  std::function<void(core::ChannelKind, const char* outcome)> on_attempt;  // may be empty
-};
-
-class Worker final : public Notifier {
+class Worker final : public Dispatcher {
  public:
-  static constexpr core::Millis kDefaultPollInterval{1000};
-  // How long a taken job stays hidden from other workers. Long enough for one attempt (the
-  // webhook's timeout is 10 s) plus recording its outcome; a worker that dies mid-attempt
-  // leaves the job to be taken again after it. Kept short because that is how long a code
-  // in flight at a crash waits for its redelivery.
-  static constexpr core::Millis kLease{20000};
+  static constexpr core::Millis kLease = kAttemptLease;
   // Outcomes are written to the store in batches, one commit per batch: an outcome waits
-  // at most this long for others to join it.
+  // at most this long (real time) for others to join it.
   static constexpr core::Millis kFinishDelay{2};
 
   // Everything passed by reference must outlive the io_context's last handler, not just the
-  // Worker: attempts still in flight after stop() use them. `poll_interval` bounds how long
-  // a due job waits when nobody calls notify() (retries, other instances' sends); tests
-  // lengthen it to show that notify() alone wakes the worker.
-  Worker(boost::asio::io_context& io, store::Store& store, const core::Keyring& keyring,
-         const core::TimeSource& clock, core::RandomSource& rng, const config::Config& config,
-         ChannelMap channels, WorkerCounters counters = {},
-         core::Millis poll_interval = kDefaultPollInterval);
+  // Worker: attempts still in flight after stop() use them. The poll, retry due times and
+  // the store's backoff are waited for on `clock`: a manual clock's advance() fires them.
+  Worker(boost::asio::io_context& io, store::DeliveryQueue& store, Deliverer& deliverer,
+         const core::TimeSource& clock, WorkerOptions options = {});
   ~Worker() override;
 
   void start();  // spawns the loop on `io`
   // Stops taking new jobs; attempts in flight finish. Safe from any thread.
   void stop();
-  void notify() override;  // safe from any thread
-  bool accepting() const override;
-  bool take_over(store::DeliveryJob job) override;  // safe from any thread
-  core::Millis lease() const override { return kLease; }
+  // There is new work in the store's queue: look now rather than at the next poll.
+  void notify();  // safe from any thread
+  // Whether take_over would take a job now (false once stopping).
+  bool accepting() const;
+  // A job just stored leased for kLease: deliver it without fetching it from the store. It
+  // starts at once when its tenant and the worker have a free slot, else waits in memory
+  // (bounded by FairShare::waiting, see FairQueue::admit). False when stopping or refused:
+  // the job then waits out its lease in the store. Safe from any thread.
+  bool take_over(store::DeliveryJob job);
+
+  // Dispatcher: a send's job is stored leased for kLease and taken over (kQueued).
+  std::optional<core::TimePoint> lease_until(core::TimePoint now) override;
+  Task<core::DeliveryStatus> dispatch(store::DeliveryJob job, bool leased) override;
   // No attempt running, none handed over and waiting, no outcome left to write: after
   // stop(), the moment the process may exit without redelivering anything.
   bool idle() const;
+
+  // How many attempts of `tenant` are running and how many of its jobs wait (for tests).
+  std::size_t running(const core::TenantId& tenant) const;
+  std::size_t waiting(const core::TenantId& tenant) const;
 
  private:
   struct Impl;

@@ -50,7 +50,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr auto kAsTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view kUserAgent = "otpd/0.1";
-constexpr std::size_t kMaxIdlePerOrigin = 4;
 // Servers commonly drop idle connections after 60 s or less; an older one is not worth the
 // failed write it would likely cost.
 constexpr std::chrono::seconds kMaxIdleAge{30};
@@ -340,8 +339,10 @@ asio::awaitable<Outcome> exchange(std::shared_ptr<Connection> connection, Target
 }  // namespace
 
 struct HttpClient::Impl {
-  explicit Impl(asio::any_io_executor executor)
-      : executor(std::move(executor)), tls(ssl::context::tls_client) {
+  Impl(asio::any_io_executor executor, std::size_t max_idle_per_origin)
+      : executor(std::move(executor)),
+        max_idle_per_origin(max_idle_per_origin),
+        tls(ssl::context::tls_client) {
     tls.set_verify_mode(ssl::verify_peer);
     SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_2_VERSION);
   }
@@ -364,10 +365,11 @@ struct HttpClient::Impl {
     connection->idle_since = Clock::now();
     std::lock_guard lock(mutex);
     auto& connections = idle[origin];
-    if (connections.size() < kMaxIdlePerOrigin) connections.push_back(std::move(connection));
+    if (connections.size() < max_idle_per_origin) connections.push_back(std::move(connection));
   }
 
   asio::any_io_executor executor;
+  const std::size_t max_idle_per_origin;
   // The TLS context with the system's trust store, loaded on first use: reading the CA
   // bundle was most of otpd's start-up time, and many deployments never make an https call.
   ssl::context& tls_context() {
@@ -382,8 +384,8 @@ struct HttpClient::Impl {
       idle;  // guarded by mutex
 };
 
-HttpClient::HttpClient(boost::asio::any_io_executor executor)
-    : impl_(std::make_unique<Impl>(std::move(executor))) {}
+HttpClient::HttpClient(boost::asio::any_io_executor executor, std::size_t max_idle_per_origin)
+    : impl_(std::make_unique<Impl>(std::move(executor), max_idle_per_origin)) {}
 
 HttpClient::~HttpClient() = default;
 

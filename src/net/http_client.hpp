@@ -5,6 +5,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <utility>
@@ -29,7 +30,13 @@ struct HttpResponse {
 
 class HttpClient {
  public:
-  explicit HttpClient(boost::asio::any_io_executor executor);
+  // Keeps at most `max_idle_per_origin` idle connections per scheme+host+port: a request
+  // that finds none opens one, and a connection beyond the bound is closed when it is done.
+  // Channels send a message now and then; a store's client has as many requests in flight as
+  // the server has, and wants about as many connections kept.
+  static constexpr std::size_t kDefaultMaxIdlePerOrigin = 4;
+  explicit HttpClient(boost::asio::any_io_executor executor,
+                      std::size_t max_idle_per_origin = kDefaultMaxIdlePerOrigin);
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;

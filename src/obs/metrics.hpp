@@ -1,19 +1,26 @@
 // Prometheus metrics: counters and histograms keyed by name and label set, rendered in the
 // text exposition format. Label values come from small fixed sets (routes, statuses,
 // channels, outcomes), never from request data, so cardinality stays bounded.
+//
+// Updates are sharded per thread: each thread that updates a registry gets its own shard,
+// with its own copy of every series it touches, written only by that thread. An update of a
+// series the thread has seen before takes no lock, no read-modify-write instruction and
+// allocates nothing (its key is built in a per-thread buffer); render() adds the shards up.
+// Shards belong to the registry, so counts survive the thread that made them.
 #pragma once
 
 #include <array>
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace otpd::obs {
 
@@ -22,6 +29,7 @@ namespace otpd::obs {
 using Label = std::pair<std::string_view, std::string_view>;
 using Labels = std::initializer_list<Label>;
 
+// One histogram series that any thread may update (atomic adds).
 class Histogram {
  public:
   static constexpr std::array<double, 12> kBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
@@ -37,6 +45,12 @@ class Histogram {
 
 class Metrics {
  public:
+  Metrics();
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // Safe from any thread. Every thread that calls these gets a shard of this registry.
   void add(std::string_view name, Labels labels, unsigned long long by = 1);
   void observe(std::string_view name, Labels labels, double seconds);
   // A gauge read at scrape time (e.g. the delivery queue depth from the store).
@@ -46,16 +60,24 @@ class Metrics {
   std::string render() const;
 
  private:
-  struct Family {
-    std::string type = "counter";
-    std::string help;
-    std::map<std::string, std::unique_ptr<std::atomic<unsigned long long>>, std::less<>> counters;
-    std::map<std::string, std::unique_ptr<Histogram>, std::less<>> histograms;
-    std::function<double()> gauge;
-  };
+  struct Shard;  // one thread's cells and its lookup of them
+  struct HistogramCell;
+  struct Series;
+  struct Family;
+  Shard& this_thread_shard();
+  // The slow path: the first update of a series by this thread, under the registry lock.
+  // `key` is the shard's key for the series: name, a NUL, then the labels text.
+  std::atomic<unsigned long long>& new_counter(Shard& shard, std::string_view name,
+                                               const std::string& key);
+  HistogramCell& new_histogram(Shard& shard, std::string_view name, const std::string& key);
   Family& family(std::string_view name, const char* type);
-  mutable std::shared_mutex mutex_;
-  std::map<std::string, Family, std::less<>> families_;
+
+  // Never reused, so a thread's cached shard of a destroyed registry can never be taken for
+  // one of a later registry at the same address.
+  const std::uint64_t id_;
+  mutable std::mutex mutex_;
+  std::map<std::string, Family, std::less<>> families_;  // guarded by mutex_
+  std::vector<std::unique_ptr<Shard>> shards_;           // guarded by mutex_
 };
 
 // {a="x",b="y"} with Prometheus escaping.

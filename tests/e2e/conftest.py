@@ -12,6 +12,7 @@ import secrets
 
 import pytest
 
+import openapi_proxy
 from harness import Otpd, Receiver, SmtpSink, deep_merge, sha256_hex
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -21,6 +22,9 @@ def pytest_addoption(parser):
     parser.addoption("--otpd", action="store",
                      default=os.environ.get("OTPD_BIN") or str(REPO / "build" / "bin" / "otpd"),
                      help="path to the otpd binary under test (default: $OTPD_BIN or build/bin/otpd)")
+    parser.addoption("--prism", action="store_true", default=False,
+                     help="send the API clients' requests through Stoplight Prism's proxy, which "
+                          "checks every answer against docs/openapi.json (also: E2E_PRISM=1)")
 
 
 def pytest_configure(config):
@@ -36,25 +40,37 @@ def otpd_bin(pytestconfig) -> str:
     return os.path.abspath(path)
 
 
+@pytest.fixture(scope="session")
+def openapi_proxy_server(pytestconfig, tmp_path_factory):
+    """The Prism proxy of this pytest process when E2E_PRISM=1 (or --prism), else None."""
+    if not openapi_proxy.enabled(pytestconfig.getoption("--prism")):
+        yield None
+        return
+    proxy = openapi_proxy.PrismProxy(tmp_path_factory.mktemp("prism"))
+    yield proxy
+    proxy.close()
+
+
 class Stack:
     """Fake peers plus any number of otpd servers, all torn down together.
 
-    The default config has two tenants: `acme` (webhook to `acme_hook`, secret whsec_test)
-    and `globex` (webhook to `globex_hook`, secret whsec_globex), each with one API key.
+    The default config has two tenants: `acme` (webhook to `acme_hook`, secret whsec_test_0123456789)
+    and `globex` (webhook to `globex_hook`, secret whsec_globex_0123456789), each with one API key.
     """
 
-    def __init__(self, binary: str, tmp: pathlib.Path):
+    def __init__(self, binary: str, tmp: pathlib.Path, proxy: openapi_proxy.PrismProxy | None = None):
         self.binary = binary
         self.tmp = tmp
+        self.proxy = proxy
         self.receivers: list[Receiver] = []
         self.sinks: list[SmtpSink] = []
         self.servers: list[Otpd] = []
-        self.acme_hook = self.receiver("whsec_test")
-        self.globex_hook = self.receiver("whsec_globex")
+        self.acme_hook = self.receiver("whsec_test_0123456789")
+        self.globex_hook = self.receiver("whsec_globex_0123456789")
         self.keys = {"acme": "sk_acme_" + secrets.token_hex(16),
                      "globex": "sk_globex_" + secrets.token_hex(16)}
 
-    def receiver(self, secret: str = "whsec_test") -> Receiver:
+    def receiver(self, secret: str = "whsec_test_0123456789") -> Receiver:
         r = Receiver(secret)
         self.receivers.append(r)
         return r
@@ -80,13 +96,13 @@ class Stack:
                     "api_keys": [f"sha256:{sha256_hex(self.keys['acme'])}"],
                     "default_channel": "webhook",
                     "app_name": "Acme",
-                    "channels": {"webhook": {"url": self.acme_hook.url, "secret": "whsec_test"}},
+                    "channels": {"webhook": {"url": self.acme_hook.url, "secret": "whsec_test_0123456789"}},
                 },
                 "globex": {
                     "api_keys": [f"sha256:{sha256_hex(self.keys['globex'])}"],
                     "default_channel": "webhook",
                     "app_name": "Globex",
-                    "channels": {"webhook": {"url": self.globex_hook.url, "secret": "whsec_globex"}},
+                    "channels": {"webhook": {"url": self.globex_hook.url, "secret": "whsec_globex_0123456789"}},
                 },
             },
         }
@@ -106,6 +122,7 @@ class Stack:
             config = {"listen": "127.0.0.1:0", "store": f"sqlite://{data}/otpd.db", "data_dir": data,
                       **config}
         srv = Otpd(self.binary, str(workdir), config, keys=keys or {}, **kw)
+        srv.proxy = self.proxy
         self.servers.append(srv)
         if start:
             srv.start()
@@ -114,6 +131,10 @@ class Stack:
     def close(self) -> None:
         problems = []
         for srv in self.servers:
+            # Also those a test caught, or that were raised in a thread of the test's own.
+            problems.extend(f"docs/openapi.json and otpd disagree (Prism): {v}"
+                            for v in srv.openapi_violations)
+            srv.openapi_violations.clear()
             if srv.proc is None:
                 continue
             if srv.proc.poll() is not None and not srv.expect_dead:
@@ -140,8 +161,8 @@ class Stack:
 
 
 @pytest.fixture
-def stack(otpd_bin, tmp_path):
-    s = Stack(otpd_bin, tmp_path)
+def stack(otpd_bin, tmp_path, openapi_proxy_server):
+    s = Stack(otpd_bin, tmp_path, openapi_proxy_server)
     yield s
     s.close()
 
@@ -175,8 +196,8 @@ def globex_hook(stack) -> Receiver:
 # A server shared by a module's tests, for tests that never move the clock and use fresh
 # recipients (input validation, headers, operations): saves a start-up per test.
 @pytest.fixture(scope="module")
-def mod_stack(otpd_bin, tmp_path_factory):
-    s = Stack(otpd_bin, tmp_path_factory.mktemp("mod"))
+def mod_stack(otpd_bin, tmp_path_factory, openapi_proxy_server):
+    s = Stack(otpd_bin, tmp_path_factory.mktemp("mod"), openapi_proxy_server)
     yield s
     s.close()
 

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+import openapi_proxy
+
 # --------------------------------------------------------------------------------------
 # Small utilities
 # --------------------------------------------------------------------------------------
@@ -225,6 +227,9 @@ class Api:
                     hdrs.pop(k, None)
                 else:
                     hdrs[k] = v
+        return self._exchange(method, path, payload, hdrs)
+
+    def _exchange(self, method: str, path: str, payload: bytes | None, hdrs: dict) -> Resp:
         for attempt in range(2):
             if self._conn is None:
                 self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
@@ -451,7 +456,7 @@ class Receiver:
     `default_status`. Twilio-style Messages.json POSTs get a 201 JSON answer by default.
     """
 
-    def __init__(self, secret: str = "whsec_test"):
+    def __init__(self, secret: str = "whsec_test_0123456789"):
         self.secret = secret
         self.hits: list[Hit] = []
         self.script: list[int] = []
@@ -727,6 +732,9 @@ class Otpd:
         self.expect_dead = False
         self._apis: list[Api] = []
         self._started_once = False
+        # Set by the e2e fixtures when E2E_PRISM=1: the API clients then go through Prism.
+        self.proxy: openapi_proxy.PrismProxy | None = None
+        self.openapi_violations: list[str] = []
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -906,17 +914,40 @@ class Otpd:
 
 
 class _BoundApi(Api):
-    """An Api that follows its server across restarts (new port)."""
+    """An Api that follows its server across restarts (new port). When the server has an
+    OpenAPI proxy (E2E_PRISM=1), the requests Prism can check go through it."""
 
     def __init__(self, server: Otpd, key: str | None):
         super().__init__(server.host, server.port, key)
         self._server = server
+        self._via: Api | None = None
+
+    def close(self) -> None:
+        super().close()
+        if self._via is not None:
+            self._via.close()
 
     def request(self, *a, **kw) -> Resp:
         if self.port != self._server.port:
             self.close()
             self.port = self._server.port
         return super().request(*a, **kw)
+
+    def _exchange(self, method: str, path: str, payload: bytes | None, hdrs: dict) -> Resp:
+        proxy = self._server.proxy
+        if proxy is None or self.host != "127.0.0.1" or openapi_proxy.Route.reason_direct(
+                method, path, payload, hdrs, self._server.config) is not None:
+            return super()._exchange(method, path, payload, hdrs)
+        if self._via is None or self._via.port != proxy.port:
+            self._via = Api("127.0.0.1", proxy.port, timeout=self.timeout)
+        resp = self._via._exchange(method, path, payload,
+                                   {**hdrs, openapi_proxy.UPSTREAM_HEADER: str(self.port)})
+        findings = proxy.findings(method, path, resp.status, resp.headers, resp.body)
+        if findings:
+            self._server.openapi_violations.extend(findings)
+            raise openapi_proxy.OpenApiViolation("docs/openapi.json and otpd disagree (Prism):\n"
+                                                 + "\n".join(findings))
+        return Resp(resp.status, proxy.strip(resp.headers), resp.body)
 
 
 # --------------------------------------------------------------------------------------

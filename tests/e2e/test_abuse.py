@@ -1,4 +1,4 @@
-"""End-to-end abuse tests (issue #3 item 6), against PRODUCT.md sections 2, 3 and 4:
+"""End-to-end abuse tests, against the API reference (docs/api.md) and the README's Limits:
 brute force within the failure budget, resend storms, SMS-pumping bursts to a denied prefix,
 random garbage, slow clients, the connection cap and SIGTERM while requests are in flight.
 
@@ -340,7 +340,10 @@ def test_brute_force_one_recipient_never_exceeds_failure_budget(stack, max_attem
           f"{accepted_after_exhaustion} accepted after the budget was spent")
     # The budget is exactly 15 per hour: three codes' worth, all used, and nothing beyond.
     assert evaluated == budget, f"{evaluated} wrong guesses evaluated (budget {budget}): {log}"
-    assert refused, f"the budget was never enforced on a check: {log}; sends {send_outcomes}"
+    # Enforced on a check (the budget ran out in the middle of a code), or on the send that
+    # would have bought a code nobody could check (PRODUCT §3: refused, never paid for).
+    assert refused or send_outcomes["too_many_failures"], \
+        f"the budget was never enforced: {log}; sends {send_outcomes}"
     # Resending after the budget was spent either was refused or bought no guesses.
     assert send_outcomes["accepted"] >= budget // max_attempts, send_outcomes
 
@@ -366,6 +369,7 @@ def test_concurrent_brute_force_never_exceeds_failure_budget(stack):
     evaluated = 0
     rounds = []
     elapsed = 0
+    refused_send = False
     with ThreadPoolExecutor(racers) as ex:
         for _ in range(8):
             r = api.send({"to": to})
@@ -373,6 +377,10 @@ def test_concurrent_brute_force_never_exceeds_failure_budget(stack):
                 p = assert_problem(r, 429)
                 assert p["code"] in ("resend_cooldown", "send_limit", "too_many_failures"), r
                 ra = assert_retry_after(r, 1, 3600)
+                if p["code"] == "too_many_failures":
+                    # The budget is spent: no code is sent that could never be checked.
+                    refused_send = True
+                    break
                 srv.advance(ra)
                 elapsed += ra
                 continue
@@ -405,7 +413,7 @@ def test_concurrent_brute_force_never_exceeds_failure_budget(stack):
     print(f"concurrent brute force: {evaluated} evaluated; rounds {rounds}")
     assert elapsed < 3600
     assert evaluated == budget, rounds
-    assert any(t.get((429, "too_many_failures")) for _, t, _ in rounds), rounds
+    assert refused_send or any(t.get((429, "too_many_failures")) for _, t, _ in rounds), rounds
 
 
 # --------------------------------------------------------------------------------------

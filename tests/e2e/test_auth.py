@@ -1,4 +1,4 @@
-"""Authentication and tenant scoping (PRODUCT.md section 2, "Authentication and tenants")."""
+"""Authentication and tenant scoping (the API reference (docs/api.md), "Authentication and tenants")."""
 
 import secrets
 

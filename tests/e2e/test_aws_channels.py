@@ -1,4 +1,4 @@
-"""Email through Amazon SES v2 and SMS through Amazon SNS (PRODUCT.md section 5), against a
+"""Email through Amazon SES v2 and SMS through Amazon SNS (the README's Channels), against a
 loopback AWS-compatible endpoint. AWS itself cannot run here, so the endpoint is a
 protocol-level fake, and every request's SigV4 signature is recomputed with botocore
 (Debian's python3-botocore), an implementation independent of otpd's."""

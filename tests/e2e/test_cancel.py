@@ -1,4 +1,4 @@
-"""POST /v1/otp/{id}/cancel in every state (PRODUCT.md section 2)."""
+"""POST /v1/otp/{id}/cancel in every state (the API reference (docs/api.md))."""
 
 import secrets
 

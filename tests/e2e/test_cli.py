@@ -1,4 +1,4 @@
-"""The `otp` command-line client (PRODUCT.md section 7) against a real otpd. Its flags are the
+"""The `otp` command-line client (the README's command line) against a real otpd. Its flags are the
 client's own (PRODUCT names only the subcommands); skipped when no `otp` binary sits next to
 otpd."""
 

@@ -1,4 +1,4 @@
-"""The opt-in compatibility facade for the original service (PRODUCT.md section 2,
+"""The opt-in compatibility facade for the original service (the API reference (docs/api.md),
 "Compatibility facade"): GET {path}?email= sends, POST {path} verifies, answers in plain text."""
 
 import urllib.parse

@@ -1,4 +1,4 @@
-"""Atomic checks, sends and counters under concurrency (PRODUCT.md security invariant 5):
+"""Atomic checks, sends and counters under concurrency (otpd's security guarantees):
 many threads, each on its own connection, released together by a barrier."""
 
 import http.client

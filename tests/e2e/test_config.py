@@ -1,4 +1,4 @@
-"""Configuration and the command line around `serve` (PRODUCT.md sections 6 and 7): errors
+"""Configuration and the command line around `serve` (the README's Configuration reference and command line): errors
 name the key, OTPD_* overrides, `otpd key new`, `otpd store init`, secret rotation."""
 
 import re
@@ -116,7 +116,7 @@ def test_key_new_prints_key_and_hash(stack):
 
     srv = stack.otpd(overrides={"tenants": {"initech": {
         "api_keys": [f"sha256:{digest}"], "default_channel": "webhook",
-        "channels": {"webhook": {"url": stack.acme_hook.url, "secret": "whsec_test"}}}}})
+        "channels": {"webhook": {"url": stack.acme_hook.url, "secret": "whsec_test_0123456789"}}}}})
     api = srv.api(key=key)
     b = send_ok(api, new_email())
     assert stack.acme_hook.wait_for(b["id"])["tenant"] == "initech"

@@ -1,4 +1,4 @@
-"""Delivery channels (PRODUCT.md section 5): webhook retries and failures, SMS through a
+"""Delivery channels (the README's Channels): webhook retries and failures, SMS through a
 Twilio-compatible fake, email through an SMTP sink, templates and the WebOTP line."""
 
 import base64

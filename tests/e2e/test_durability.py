@@ -1,4 +1,4 @@
-"""kill -9 durability (PRODUCT.md security invariant 7 and section 5: the delivery queue lives
+"""kill -9 durability (otpd's security guarantees and the README's Channels: the delivery queue lives
 in the store, so a restart loses nothing)."""
 
 import time

@@ -1,5 +1,5 @@
 """The HTTP/1.1 transport: limits, malformed requests, keep-alive, pipelining, slow clients
-(PRODUCT.md section 2 "Limits" and security invariant 6), over raw sockets."""
+(the API reference (docs/api.md) "Limits" and otpd's security guarantees), over raw sockets."""
 
 import json
 import select

@@ -1,4 +1,4 @@
-"""Idempotency-Key on POST /v1/otp/send (PRODUCT.md section 2)."""
+"""Idempotency-Key on POST /v1/otp/send (the API reference (docs/api.md))."""
 
 import json
 import time

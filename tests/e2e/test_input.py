@@ -1,4 +1,4 @@
-"""Bad input of every kind gets a deliberate 4xx and changes nothing (PRODUCT.md section 2 and
+"""Bad input of every kind gets a deliberate 4xx and changes nothing (the API reference (docs/api.md) and
 security invariant 6). Uses one server for the module: nothing here moves the clock."""
 
 import json

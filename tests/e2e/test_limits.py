@@ -1,4 +1,4 @@
-"""The abuse controls of PRODUCT.md section 3 beyond cooldown and window: failure budget,
+"""The abuse controls of the README's Limits beyond cooldown and window: failure budget,
 tenant send rate, daily cap, per-key request rate, SMS prefix allow/deny lists and velocity."""
 
 import pytest

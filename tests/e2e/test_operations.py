@@ -1,4 +1,4 @@
-"""Operations endpoints: /healthz, /readyz, /metrics, /v1/openapi.json (PRODUCT.md section 2)."""
+"""Operations endpoints: /healthz, /readyz, /metrics, /v1/openapi.json (the API reference (docs/api.md))."""
 
 import re
 
@@ -78,7 +78,7 @@ def test_metrics(server, acme, acme_hook):
     assert any("queue" in n for n in names), "no delivery queue depth metric"
     assert any("store" in n for n in names), "no store latency metric"
     # nothing secret or high-cardinality in labels
-    for secret in (code, to, to.split("@")[0], server.keys["acme"], "whsec_test", vid):
+    for secret in (code, to, to.split("@")[0], server.keys["acme"], "whsec_test_0123456789", vid):
         assert secret not in text, f"{secret!r} appears in /metrics"
 
 

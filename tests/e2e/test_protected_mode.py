@@ -1,4 +1,4 @@
-"""Protected mode: no API keys configured (PRODUCT.md section 2 "Authentication and tenants",
+"""Protected mode: no API keys configured (the API reference (docs/api.md) "Authentication and tenants",
 and section 5 on the console channel)."""
 
 import re

@@ -1,4 +1,4 @@
-"""X-Request-Id on every response, echoed when the client sent one (PRODUCT.md section 2)."""
+"""X-Request-Id on every response, echoed when the client sent one (the API reference (docs/api.md))."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""Resend, supersede, cooldown doubling and the per-recipient send window (PRODUCT.md
+"""Resend, supersede, cooldown doubling and the per-recipient send window (the API reference (docs/api.md)
 sections 2 and 3), driven by the test clock instead of sleeps."""
 
 from harness import (assert_json, assert_problem, assert_retry_after, new_email, seconds_between,

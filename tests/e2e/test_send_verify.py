@@ -1,5 +1,5 @@
 """POST /v1/otp/send, the webhook event, POST /v1/otp/verify and GET /v1/otp/{id}: the happy
-path and the shape of every field (PRODUCT.md sections 2 and 5)."""
+path and the shape of every field (the API reference (docs/api.md) and the README's Channels)."""
 
 import re
 import time

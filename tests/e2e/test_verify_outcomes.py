@@ -1,4 +1,4 @@
-"""Every row of the verify outcome table (PRODUCT.md section 2, POST /v1/otp/verify)."""
+"""Every row of the verify outcome table (the API reference (docs/api.md), POST /v1/otp/verify)."""
 
 import secrets
 

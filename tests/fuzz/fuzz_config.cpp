@@ -1,7 +1,7 @@
 // libFuzzer target: config::parse_config on arbitrary text. It must either return a Config
 // or throw config::ConfigError; anything else escaping (another exception, a crash, a
 // sanitizer report) is a bug. A Config it returns must satisfy the rules the loader promises
-// (PRODUCT.md section 6), and an error must name its key ("key: what").
+// (the README's Configuration reference), and an error must name its key ("key: what").
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>

@@ -49,8 +49,8 @@ void check_recipient(const std::string& input) {
   if (!r) {
     if (why.empty()) violation("a refusal without a reason", input);
     // A Recipient that never went through the parser must not crash the masking either.
-    (void)otpd::core::mask_recipient({RecipientKind::kEmail, input});
-    (void)otpd::core::mask_recipient({RecipientKind::kPhone, input});
+    (void)otpd::core::mask_recipient({RecipientKind::kEmail, input, input, input});
+    (void)otpd::core::mask_recipient({RecipientKind::kPhone, input, input, input});
     return;
   }
   const std::string& n = r->normalized;
@@ -58,6 +58,13 @@ void check_recipient(const std::string& input) {
   if (!again || again->kind != r->kind || again->normalized != n) {
     violation("a normalised recipient does not parse to itself", input);
   }
+  // The identity limits count against is a fixed point: canonicalising it again changes
+  // nothing (when it is an address at all: "a.+tag@x.com" counts as "a.@x.com").
+  if (auto canonical = otpd::core::parse_recipient(r->canonical);
+      canonical && canonical->canonical != r->canonical) {
+    violation("a canonical recipient that is not its own canonical form", input);
+  }
+  if (r->canonical.empty()) violation("an empty canonical recipient", input);
   const std::string masked = otpd::core::mask_recipient(*r);
   if (masked.find('*') == std::string::npos) violation("a masked recipient without stars", input);
   if (r->kind == RecipientKind::kEmail) {

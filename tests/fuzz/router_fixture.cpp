@@ -1,7 +1,7 @@
-// The router targets' world and the response invariants they check (PRODUCT.md sections 2
-// and 4): allowed statuses only, no 5xx at all (the in-memory store is always healthy), every
-// error as problem+json with a `code`, X-Request-Id on every answer, single use of codes, and
-// no API key or server secret anywhere in an answer.
+// The router targets' world and the response invariants they check (the API reference
+// (docs/api.md), and 4): allowed statuses only, no 5xx at all (the in-memory store is always
+// healthy), every error as problem+json with a `code`, X-Request-Id on every answer, single use of
+// codes, and no API key or server secret anywhere in an answer.
 #include "router_fixture.hpp"
 
 #include <algorithm>
@@ -20,6 +20,7 @@
 #include "core/crypto.hpp"
 #include "core/keyring.hpp"
 #include "core/recipient.hpp"
+#include "core/run_blocking.hpp"
 #include "delivery/payload.hpp"
 #include "obs/log.hpp"
 #include "obs/metrics.hpp"
@@ -54,7 +55,7 @@ email_subject = "Ihr Code für {{app_name}}"
 
 [tenants.acme.channels.webhook]
 url = "http://127.0.0.1:9/hook"
-secret = "whsec_fuzz"
+secret = "whsec_fuzz_0123456789"
 
 [tenants.acme.channels.email]
 smtp = "smtp://127.0.0.1:9?tls=starttls"
@@ -163,6 +164,7 @@ struct Fixture::Impl {
   // Per input, in construction order (destroyed in reverse).
   std::unique_ptr<core::OffsetTimeSource> test_clock;
   std::unique_ptr<store::SqliteStore> store;
+  std::unique_ptr<api::TenantDirectory> directory;
   std::unique_ptr<api::OtpService> service;
   std::unique_ptr<api::Router> router;
   const config::Config* config = &tenants;
@@ -182,6 +184,7 @@ void Fixture::reset(Deployment deployment) {
   auto& s = *impl_;
   s.router.reset();
   s.service.reset();
+  s.directory.reset();
   s.store.reset();
   deployment_ = deployment;
   sent_.clear();
@@ -192,7 +195,8 @@ void Fixture::reset(Deployment deployment) {
   auto opened = store::SqliteStore::open(":memory:");
   if (!opened) violation("cannot open the in-memory store", {}, nullptr);
   s.store = std::move(*opened);
-  if (!s.store->init_schema()) violation("init_schema failed", {}, nullptr);
+  if (!run_blocking(s.store->init_schema())) violation("init_schema failed", {}, nullptr);
+  s.directory = std::make_unique<api::TenantDirectory>(*s.config);
   s.service =
       std::make_unique<api::OtpService>(*s.store, s.keyring, s.clock, s.rng, s.metrics, nullptr);
   api::RouterOptions options;
@@ -201,8 +205,8 @@ void Fixture::reset(Deployment deployment) {
   // clock of its own, so the service's clock stays deterministic.
   s.test_clock = std::make_unique<core::OffsetTimeSource>();
   if (deployment == Deployment::kTenants) options.test_clock = s.test_clock.get();
-  s.router = std::make_unique<api::Router>(*s.config, *s.service, *s.store, s.metrics, s.clock,
-                                           s.rng, std::move(options));
+  s.router = std::make_unique<api::Router>(*s.config, *s.directory, *s.service, *s.store, *s.store,
+                                           s.metrics, s.clock, std::move(options));
 }
 
 const std::string& Fixture::compat_path() const { return impl_->config->compat.path; }
@@ -215,7 +219,7 @@ std::string Fixture::bearer(std::string_view tenant) const {
 void Fixture::advance_clock(core::Seconds by) { impl_->clock.advance(by); }
 
 api::Response Fixture::handle(const api::Request& request) {
-  api::Response response = impl_->router->handle(request);
+  api::Response response = run_blocking(impl_->router->handle(request));
   // OTPD_FUZZ_TRACE=1: one line per request, to see what a reproducer or a seed does.
   static const bool trace = std::getenv("OTPD_FUZZ_TRACE") != nullptr;
   if (trace) {
@@ -247,9 +251,9 @@ void Fixture::check(const api::Request& request, const api::Response& response) 
   if (status >= 500) fail("5xx answer");
   static constexpr int kAllowed[] = {200, 201, 400, 401, 403, 404, 405, 409, 410, 415, 422, 429};
   if (std::find(std::begin(kAllowed), std::end(kAllowed), status) == std::end(kAllowed)) {
-    fail("status not in PRODUCT.md's list");
+    fail("status not in the API reference's list");
   }
-  // Every limit's 429 says when to come back (PRODUCT.md section 3); max_attempts is not a
+  // Every limit's 429 says when to come back (the README's Limits); max_attempts is not a
   // limit that lifts with time ("a new send is needed"), so it has none.
   const auto needs_retry_after = [&] {
     auto retry = response.header("Retry-After");
@@ -272,7 +276,7 @@ void Fixture::check(const api::Request& request, const api::Response& response) 
     // The original service's plain-text answers.
     static constexpr int kCompat[] = {200, 400, 401, 403, 404, 409, 429};
     if (std::find(std::begin(kCompat), std::end(kCompat), status) == std::end(kCompat)) {
-      fail("compat status not in PRODUCT.md's list");
+      fail("compat status not in the API reference's list");
     }
     if (!type || !type->starts_with("text/plain")) fail("compat answer not text/plain");
     if (status == 429) needs_retry_after();
@@ -300,7 +304,7 @@ void Fixture::check(const api::Request& request, const api::Response& response) 
         code->as_string() != "send_limit" && code->as_string() != "rate_limited" &&
         code->as_string() != "too_many_failures" && code->as_string() != "daily_cap" &&
         code->as_string() != "prefix_rate_limited" && code->as_string() != "max_attempts") {
-      fail("429 with a code PRODUCT.md does not list");
+      fail("429 with a code the API reference does not list");
     }
     return;
   }
@@ -333,15 +337,16 @@ void Fixture::check(const api::Request& request, const api::Response& response) 
 void Fixture::collect_deliveries() {
   auto& s = *impl_;
   const auto now = s.clock.now();
-  auto jobs = s.store->take_due_deliveries(now, 64, now + core::Seconds(60));
-  if (!jobs) violation("take_due_deliveries failed", {}, nullptr);
+  auto jobs =
+      run_blocking(s.store->take_due(store::TakeRequest{now, 64, now + core::Seconds(60), {}}));
+  if (!jobs) violation("take_due failed", {}, nullptr);
   for (const auto& job : *jobs) {
     const auto aad = delivery::payload_aad(job.tenant.str(), job.id.str());
     auto opened = s.keyring.open(job.sealed, aad);
     if (!opened) violation("a sealed delivery does not open", {}, nullptr);
     auto payload = delivery::decode_payload(*opened);
     if (!payload) violation("a delivery payload does not decode", {}, nullptr);
-    auto record = s.store->get(job.tenant, job.id);
+    auto record = run_blocking(s.store->get(job.tenant, job.id));
     if (!record || !*record) violation("a queued delivery without its verification", {}, nullptr);
     const auto& v = **record;
     // The code as generated is already normalised, and of the verification's shape.
@@ -350,15 +355,16 @@ void Fixture::collect_deliveries() {
       violation("a generated code that does not normalise to itself", {}, nullptr);
     }
     auto recipient = core::parse_recipient(payload->to);
-    if (!recipient || recipient->normalized != payload->to) {
-      violation("a queued recipient that is not normalised", {}, nullptr);
+    // Delivered exactly as given (trimmed): the mailbox's own server decides what case means.
+    if (!recipient || recipient->address != payload->to) {
+      violation("a queued recipient that is not the address as given", {}, nullptr);
     }
     if (core::mask_recipient(*recipient) != v.masked_to)
       violation("masked_to mismatch", {}, nullptr);
     sent_.push_back({job.tenant.str(), job.id.str(), payload->to, payload->code,
                      v.alphabet == core::Alphabet::kAlnum});
-    if (!s.store->finish_delivery(job.tenant, job.id, core::DeliveryStatus::kSent)) {
-      violation("finish_delivery failed", {}, nullptr);
+    if (!run_blocking(s.store->finish({{job.tenant, job.id, core::DeliveryStatus::kSent}}))) {
+      violation("finish failed", {}, nullptr);
     }
   }
 }
@@ -370,7 +376,7 @@ void Fixture::check_single_use(const api::Request& request, const api::Response&
   if (path != "/v1/otp/verify" && !compat) return;
   if (compat && response.body != "otp verified successfully") return;
   // The same code again: a code is single-use, so nothing pending matches any more.
-  api::Response again = impl_->router->handle(request);
+  api::Response again = run_blocking(impl_->router->handle(request));
   check(request, again);
   if (again.status == 404) return;
   if (again.status == 429 && contains(again.body, "\"rate_limited\"")) return;

@@ -1,7 +1,7 @@
 // What fuzz_router and fuzz_json_body share: two deployments built once (tenants with API
 // keys and the compatibility facade; protected mode), a fresh in-memory store, clock and
-// deterministic random source per input, and the invariants of PRODUCT.md section 2 checked
-// on every response (a violation aborts, which libFuzzer reports as a crash).
+// deterministic random source per input, and the invariants of the API reference (docs/api.md)
+// checked on every response (a violation aborts, which libFuzzer reports as a crash).
 #pragma once
 
 #include <cstdint>

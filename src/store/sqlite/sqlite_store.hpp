@@ -1,149 +1,158 @@
-// The standalone backend: the Store port on one embedded SQLite file in WAL mode.
+// The standalone backend: the Store port on one embedded SQLite file in WAL mode, written
+// by one thread with group commit and read on a connection per I/O thread.
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <thread>
-#include <vector>
 
+#include "store/sqlite/sqlite_schema.hpp"
 #include "store/store.hpp"
-
-struct sqlite3;
-struct sqlite3_stmt;
 
 namespace otpd::store {
 
-namespace detail {
-enum class SqliteSql : int;  // one per SQL text, listed in sqlite_store.cpp
-class SqliteStatement;       // a borrowed prepared statement
-}  // namespace detail
+namespace sqlite {
+class Checkpointer;
+class ReaderPool;
+class Writer;
+}  // namespace sqlite
 
-// Every Store operation is one SQLite transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on
-// any failure) on a single connection guarded by one mutex. The mutex serialises this
-// process; BEGIN IMMEDIATE plus a 5 s busy timeout serialises it against other processes
-// on the same file (`otpd store init` next to a running server). SQLite failures come back
-// as kUnavailable (kCorrupt when the file is damaged or not a database); nothing is logged
-// here, the caller decides.
+// Failures only the SQLite backend has, with messages meant for a person at a terminal.
+enum class SqliteErrc {
+  kInUse = 1,   // another process holds the file (a running `otpd serve`)
+  kBackupBusy,  // a backup is already being made
+};
+const boost::system::error_category& sqlite_category();
+boost::system::error_code make_error(SqliteErrc e);
+
+struct SqliteOptions {
+  // Write operations waiting for the writer; past this an operation fails at once with
+  // kUnavailable (the API answers 503 with Retry-After).
+  std::size_t max_queued_writes = 10000;
+  // Tests only: runs on the writer thread before it takes each batch (see Writer).
+  std::function<void()> before_batch;
+};
+
+// Writes: every operation that writes (start, check's commit, transition, take_token,
+// take_due, finish, retry, sweep, init_schema) is queued to one writer thread that owns the
+// write connection. It takes everything queued, runs each operation inside a SAVEPOINT of
+// one transaction (a failing operation rolls back only itself), commits once, and only then
+// posts each result to its caller's executor: one WAL append and one commit for a batch,
+// however many requests are in it, and nothing of the caller runs on the writer thread.
 //
-// Checkpoints (copying the WAL back into the database file, with its fdatasync) run on a
-// background thread with a connection of its own, never inside a request's commit: SQLite's
-// auto-checkpoint would run them in whichever commit crosses 1000 WAL pages, holding mu_
-// for the length of a disk flush while every other operation waits.
+// Reads (get, check's snapshot, depth, schema_problem, ping) run on the calling thread, on a
+// read connection of that thread's own. A check reads its snapshot there, runs the code
+// matcher (the hash) there, outside any lock, and sends the commit to the writer, which
+// re-reads the row and decides again with the same match; when a lookup by recipient now
+// finds another verification, the check matches again.
 //
-// Layout: times are integer Unix milliseconds, enums are their lower-case names, so the
-// file can be read with the sqlite3 shell (token counts are REAL). The schema version is
-// PRAGMA user_version; `otpd store init` migrates an older file one version at a time.
+// Durability: journal_mode=WAL with synchronous=NORMAL. A result is handed over after its
+// commit returned, when its frames are in the operating system's page cache: it survives
+// the process being killed (kill -9, a crash); only an OS crash or power loss can lose the
+// last commits, as the WAL is synced at checkpoints, not at each commit.
+//
+// Locking: every connection uses SQLite's "unix-excl" VFS. The first connection takes a
+// POSIX write lock on the file for the whole process and keeps it until the last one
+// closes; from then on SQLite's file and WAL locks are taken in this process's memory only,
+// and the WAL index lives in heap memory shared by this process's connections (no -shm
+// file): a transaction costs no fcntl, where the default VFS makes two to six per
+// transaction. The price: while a store is open, no other process can open the file. open()
+// elsewhere waits 5 s and fails with SqliteErrc::kInUse, so `otpd store init` next to a
+// running server fails with a clear message and changes nothing; backups are made by the
+// process that holds the file (backup()).
+//
+// SQLite failures come back as kUnavailable (kCorrupt when the file is damaged or not a
+// database); nothing is logged here, the caller decides.
+//
+// Layout: times are integer Unix milliseconds, enums are their lower-case names, so a copy
+// of the file can be read with the sqlite3 shell (token counts are REAL). The schema version
+// is PRAGMA user_version; init_schema migrates an older file one version at a time.
 class SqliteStore final : public Store {
  public:
-  // 2: send counters and token buckets; 3: WITHOUT ROWID tables, send records keyed
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = sqlite::kSchemaVersion;
 
-  // Opens or creates the database file at `path` (its directory must exist) and sets the
-  // connection up (WAL, synchronous=NORMAL, busy timeout). Does not create the schema:
-  // call init_schema(), or check_schema() to find out whether it is needed.
-  // On failure: kUnavailable (cannot open, or cannot switch to WAL) or kCorrupt.
-  static Result<std::unique_ptr<SqliteStore>> open(const std::string& path);
+  // Opens or creates the database file at `path` (its directory must exist), switches it
+  // to WAL and starts the writer and checkpoint threads. Does not create the schema: call
+  // init_schema(), or schema_problem() to find out whether it is needed. ":memory:" is a
+  // private in-memory database (tests, fuzzing) whose reads go through the writer too.
+  // On failure: SqliteErrc::kInUse (another process holds the file), kUnavailable (cannot
+  // open, or cannot switch to WAL) or kCorrupt.
+  static Result<std::unique_ptr<SqliteStore>> open(const std::string& path,
+                                                   SqliteOptions options = {});
 
+  // Operations still queued complete with kUnavailable. REQUIRES: no read in progress.
   ~SqliteStore() override;
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
 
   // True when the file holds no tables at all: a brand new database that `serve` may
   // initialise on its own, as opposed to an old or foreign one it must not touch.
+  // Blocks until the writer answers: never call it on an I/O thread.
   Result<bool> is_new_database();
 
-  Result<void> init_schema() override;
-  Result<void> check_schema(std::string* what_is_missing) override;
-  Result<void> ping() override;
+  Task<Result<void>> init_schema() override;
+  // init_schema without the task, for start-up and tools. Blocks until the writer answers:
+  // never call it on an I/O thread.
+  Result<void> init_schema_now();
+  Task<Result<std::optional<std::string>>> schema_problem() override;
+  Task<Result<void>> ping() override;
 
-  Result<StartOutcome> start(const StartRequest& request) override;
-  Result<std::optional<core::Verification>> get(const core::TenantId& tenant,
-                                                const core::VerificationId& id) override;
-  Result<std::optional<core::Verification>> find_latest(
-      const core::TenantId& tenant, const std::vector<core::RecipientHash>& recipients) override;
-  Result<CheckOutcome> check(const CheckRequest& request) override;
-  Result<CancelOutcome> cancel(const core::TenantId& tenant, const core::VerificationId& id,
-                               core::TimePoint now) override;
+  Task<Result<StartOutcome>> start(StartRequest request) override;
+  Task<Result<core::CheckDecision>> check(CheckRequest request) override;
+  Task<Result<std::optional<core::Verification>>> get(core::TenantId tenant,
+                                                      core::VerificationId id) override;
+  Task<Result<core::TransitionDecision>> transition(TransitionRequest request) override;
+  Task<Result<TokenOutcome>> take_token(core::TokenSpec spec, core::TimePoint now) override;
 
-  Result<IdempotencyReservation> reserve_idempotency(const core::TenantId& tenant,
-                                                     const std::string& key,
-                                                     const std::string& request_hash,
-                                                     core::TimePoint now,
-                                                     core::Millis lease) override;
-  Result<void> complete_idempotency(const core::TenantId& tenant, const std::string& key,
-                                    int status, const std::string& response_body,
-                                    core::TimePoint keep_until) override;
-  Result<void> release_idempotency(const core::TenantId& tenant, const std::string& key) override;
+  Task<Result<std::vector<DeliveryJob>>> take_due(TakeRequest request) override;
+  Task<Result<void>> finish(std::vector<FinishedDelivery> done) override;
+  Task<Result<void>> retry(core::TenantId tenant, core::VerificationId id,
+                           core::TimePoint next_attempt) override;
+  Task<Result<std::size_t>> depth() override;
 
-  Result<std::vector<DeliveryJob>> take_due_deliveries(core::TimePoint now, std::size_t max,
-                                                       core::TimePoint lease_until) override;
-  Result<void> finish_delivery(const core::TenantId& tenant, const core::VerificationId& id,
-                               core::DeliveryStatus outcome) override;
-  // All in one transaction: one commit, one WAL append, however many jobs.
-  Result<void> finish_deliveries(const std::vector<FinishedDelivery>& done) override;
-  Result<void> retry_delivery(const core::TenantId& tenant, const core::VerificationId& id,
-                              core::TimePoint next_attempt) override;
-  Result<std::size_t> delivery_queue_depth() override;
+  // Besides what the port promises, drops delivery jobs whose code has expired (marking
+  // the verification's delivery failed, as take_due would) and jobs whose verification is
+  // gone, so no sealed payload outlives its use when no worker runs. Runs as a series of
+  // writer operations of at most 256 rows per table each, so requests are committed
+  // between two slices instead of waiting behind one long transaction.
+  Task<Result<std::size_t>> sweep(core::TimePoint now, core::Seconds counter_horizon) override;
 
-  // A burst below one token is taken as one (a smaller bucket could never give a token);
-  // an infinite rate or burst is no limit and, like a rate <= 0, touches no row.
-  Result<TokenOutcome> take_token(const TokenRequest& request) override;
+  // An online backup of this store into a new file at `destination` (replaced if it
+  // exists, atomically: a failed backup leaves no partial file), with SQLite's backup API,
+  // as of one commit, while operations go on. Runs on a thread of its own and completes on
+  // the caller's executor. SqliteErrc::kBackupBusy when one is already running.
+  Task<Result<void>> backup(std::string destination);
 
-  // Besides what Store::sweep promises, drops delivery jobs whose code has expired (marking
-  // the verification's delivery failed, as take_due_deliveries would) and jobs whose
-  // verification is gone, so no sealed payload outlives its use when no worker runs.
-  Result<std::size_t> sweep(core::TimePoint now, core::Seconds counter_horizon) override;
+  // Write operations waiting for the writer's next batch.
+  std::size_t queued_writes();
+  // Transactions the writer has committed (counted by SQLite's commit hook), for tests.
+  std::uint64_t commits() const;
 
  private:
-  using Sql = detail::SqliteSql;
-  using Statement = detail::SqliteStatement;
+  explicit SqliteStore(std::string path);
 
-  explicit SqliteStore(sqlite3* db);
+  // Runs `body(Connection&)` on the writer inside a savepoint; completes after the commit.
+  template <typename T, typename Body>
+  Task<Result<T>> write(Body body);
+  // Runs `body(Connection&)` on this thread's read connection (the writer for :memory:).
+  template <typename T, typename Body>
+  Task<Result<T>> read(Body body);
+  // Runs `body(Connection&)` on the writer and waits for it on this (non-I/O) thread.
+  template <typename T, typename Body>
+  Result<T> write_and_wait(Body body);
 
-  // Starts the checkpoint thread for the file at `path`; called once by open().
-  Result<void> start_checkpointer(const std::string& path);
-  void checkpoint_loop();
-  void checkpoint();  // takes mu_ for the last part
-  static int on_wal_commit(void* self, sqlite3* db, const char* name, int wal_pages);
+  const std::string path_;
+  std::unique_ptr<sqlite::Checkpointer> checkpointer_;  // null for :memory:
+  std::unique_ptr<sqlite::Writer> writer_;
+  std::unique_ptr<sqlite::ReaderPool> readers_;  // null for :memory:
 
-  // The only two places that take mu_: every public method goes through one of them.
-  // in_transaction runs `body` inside BEGIN IMMEDIATE ... COMMIT and rolls back when the
-  // body or the commit fails; locked runs a single statement, atomic on its own.
-  template <typename Body>
-  auto in_transaction(Body&& body) -> decltype(body());
-  template <typename Body>
-  auto locked(Body&& body) -> decltype(body());
-
-  // REQUIRES: mu_ held (all of the below).
-  Result<Statement> statement(Sql id);
-  Result<void> run(Sql id);
-  Result<void> exec_script(const char* sql);
-  Result<int> user_version();
-  Result<bool> is_without_rowid(const char* table);
-  Result<std::optional<core::Verification>> select_verification(const core::TenantId& tenant,
-                                                                const core::VerificationId& id);
-  Result<std::optional<core::Verification>> select_newest(const core::TenantId& tenant,
-                                                          const core::RecipientHash& recipient);
-  Result<void> update_state(const core::Verification& v);
-  Result<void> delete_delivery(const core::TenantId& tenant, const core::VerificationId& id);
-  Result<void> record_delivery_outcome(const core::TenantId& tenant, const core::VerificationId& id,
-                                       core::DeliveryStatus outcome);
-
-  std::mutex mu_;
-  sqlite3* db_;                            // GUARDED_BY(mu_)
-  std::vector<sqlite3_stmt*> statements_;  // GUARDED_BY(mu_); indexed by Sql, prepared lazily
-
-  // The checkpointer: woken by on_wal_commit when the WAL has grown past a threshold.
-  std::mutex checkpoint_mu_;
-  std::condition_variable checkpoint_cv_;
-  bool checkpoint_wanted_ = false;    // GUARDED_BY(checkpoint_mu_)
-  bool checkpoint_stopping_ = false;  // GUARDED_BY(checkpoint_mu_)
-  sqlite3* checkpoint_db_ = nullptr;  // used by the checkpoint thread only
-  std::thread checkpoint_thread_;
+  std::mutex backup_mu_;
+  std::thread backup_thread_;    // GUARDED_BY(backup_mu_)
+  bool backup_running_ = false;  // GUARDED_BY(backup_mu_)
 };
 
 }  // namespace otpd::store

@@ -2,13 +2,17 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cstdlib>
 
+#include "config/reader.hpp"
 #include "config_test_util.hpp"
 
 namespace otpd::config {
 namespace {
 
+using ::testing::AllOf;
+using testing::Env;
 using testing::error_of;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -28,7 +32,7 @@ log_level = "warn"
 )",
                        {{"OTPD_LISTEN", "0.0.0.0:0"},
                         {"OTPD_ADMIN_LISTEN", "[::1]:9090"},
-                        {"OTPD_STORE", "redis://127.0.0.1:6379/2"},
+                        {"OTPD_STORE", "sqlite:///srv/env.db"},
                         {"OTPD_DATA_DIR", "/var/lib/otpd"},
                         {"OTPD_SECRETS", "env-secret-0123456789"},
                         {"OTPD_MAX_CONNECTIONS", "100"},
@@ -36,7 +40,7 @@ log_level = "warn"
                         {"OTPD_LOG_LEVEL", "error"}});
   EXPECT_EQ(c.listen, "0.0.0.0:0");
   EXPECT_EQ(c.admin_listen, "[::1]:9090");
-  EXPECT_EQ(c.store, "redis://127.0.0.1:6379/2");
+  EXPECT_EQ(c.store, "sqlite:///srv/env.db");
   EXPECT_EQ(c.data_dir, "/var/lib/otpd");
   EXPECT_EQ(c.secrets, std::vector<std::string>{"env-secret-0123456789"});
   EXPECT_EQ(c.max_connections, 100u);
@@ -67,8 +71,8 @@ TEST(ConfigEnv, IntegersAreTrimmed) { EXPECT_EQ(parse("", {{"OTPD_THREADS", " 2 
 
 TEST(ConfigEnv, StoreFromEnvIsNotReplacedByTheDataDirDefault) {
   EXPECT_EQ(parse("", {{"OTPD_DATA_DIR", "/srv"}}).store, "sqlite:///srv/otpd.db");
-  EXPECT_EQ(parse("", {{"OTPD_DATA_DIR", "/srv"}, {"OTPD_STORE", "dynamodb://t"}}).store,
-            "dynamodb://t");
+  EXPECT_EQ(parse("", {{"OTPD_DATA_DIR", "/srv"}, {"OTPD_STORE", "sqlite:///db/t.db"}}).store,
+            "sqlite:///db/t.db");
 }
 
 TEST(ConfigEnv, BadValuesNameTheVariable) {
@@ -91,7 +95,7 @@ TEST(ConfigEnv, BadValuesNameTheVariable) {
   EXPECT_THAT(error_of("", {{"OTPD_ADMIN_LISTEN", "h:70000"}}),
               StartsWith("OTPD_ADMIN_LISTEN: port must be"));
   EXPECT_THAT(error_of("", {{"OTPD_STORE", "mongodb://u:hunter2@h"}}),
-              StartsWith("OTPD_STORE: unsupported scheme"));
+              StartsWith("OTPD_STORE: the mongodb:// store is not available"));
   EXPECT_THAT(error_of("", {{"OTPD_STORE", "mongodb://u:hunter2@h"}}), Not(HasSubstr("hunter2")));
   EXPECT_EQ(error_of("", {{"OTPD_DATA_DIR", " "}}), "OTPD_DATA_DIR: must not be empty");
   EXPECT_EQ(error_of("", {{"OTPD_SECRETS", "long-enough-secret-1,short"}}),
@@ -100,11 +104,64 @@ TEST(ConfigEnv, BadValuesNameTheVariable) {
               Not(HasSubstr("short\"")));
 }
 
-TEST(ConfigEnv, OtherOtpdVariablesAreIgnored) {
-  const auto c = parse("", {{"OTPD_CONFIG", "/etc/otpd.toml"},
-                            {"OTPD_URL", "http://127.0.0.1:8080"},
-                            {"OTPD_TENANTS", "nonsense"}});
-  EXPECT_EQ(c.listen, "127.0.0.1:8080");
+TEST(ConfigEnv, VariablesOfTheClientAndTheTestsAreLeftAlone) {
+  Env env;
+  for (auto name : foreign_env_variables()) env.emplace(name, "anything");
+  EXPECT_TRUE(env.contains("OTPD_CONFIG") && env.contains("OTPD_URL") &&
+              env.contains("OTPD_API_KEY") && env.contains("OTPD_BIN"));
+  EXPECT_EQ(parse("", env).listen, "127.0.0.1:8080");
+}
+
+TEST(ConfigEnv, UnknownVariableIsAnErrorWithADidYouMean) {
+  EXPECT_EQ(error_of("", {{"OTPD_LISTN", "0.0.0.0:1"}}),
+            "OTPD_LISTN: unknown variable (did you mean \"OTPD_LISTEN\"?); OTPD_<KEY> sets a "
+            "top-level key of the config file");
+  EXPECT_THAT(error_of("", {{"OTPD_LOGLEVEL", "debug"}}),
+              StartsWith("OTPD_LOGLEVEL: unknown variable (did you mean \"OTPD_LOG_LEVEL\"?)"));
+  EXPECT_THAT(error_of("", {{"OTPD_CONFG", "/etc/otpd.toml"}}),
+              StartsWith("OTPD_CONFG: unknown variable (did you mean \"OTPD_CONFIG\"?)"));
+  EXPECT_EQ(error_of("", {{"OTPD_FROBNICATE", "1"}}),
+            "OTPD_FROBNICATE: unknown variable; OTPD_<KEY> sets a top-level key of the config "
+            "file");
+  // Checked before any value: the message is about the name, even beside a good variable.
+  EXPECT_THAT(error_of("", {{"OTPD_LISTEN", "127.0.0.1:1"}, {"OTPD_THREAD", "2"}}),
+              StartsWith("OTPD_THREAD: unknown variable (did you mean \"OTPD_THREADS\"?)"));
+  // The value is never echoed: a misspelt OTPD_SECRETS holds secrets.
+  EXPECT_THAT(error_of("", {{"OTPD_SECRET", "hunter2-hunter2-hunter2"}}),
+              AllOf(StartsWith("OTPD_SECRET: unknown variable (did you mean \"OTPD_SECRETS\"?)"),
+                    Not(HasSubstr("hunter2"))));
+}
+
+TEST(ConfigEnv, TablesCannotComeFromTheEnvironment) {
+  EXPECT_EQ(error_of("", {{"OTPD_TENANTS", "nonsense"}}),
+            "OTPD_TENANTS: tables cannot be set from the environment; write them in the config "
+            "file");
+  EXPECT_THAT(error_of("", {{"OTPD_COMPAT", "x"}}), StartsWith("OTPD_COMPAT: tables cannot"));
+}
+
+TEST(ConfigEnv, EveryTopLevelValueKeyHasItsVariable) {
+  // A top-level key added to the file without its OTPD_ twin would be refused as unknown here.
+  for (auto key : detail::env_settable_keys()) {
+    std::string name = "OTPD_";
+    for (char c : key) name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    try {
+      parse_config("", {{name, ""}});
+    } catch (const ConfigError& e) {
+      EXPECT_THAT(e.what(), Not(HasSubstr("unknown variable"))) << name;
+    }
+  }
+}
+
+TEST(ConfigEnv, LogFormatAndPlainHttp) {
+  const auto c = parse("", {{"OTPD_LOG_FORMAT", " text "}, {"OTPD_ALLOW_PLAIN_HTTP", "true"}});
+  EXPECT_EQ(c.log_format, "text");
+  EXPECT_TRUE(c.allow_plain_http);
+  EXPECT_FALSE(
+      parse("allow_plain_http = true", {{"OTPD_ALLOW_PLAIN_HTTP", "false"}}).allow_plain_http);
+  EXPECT_EQ(error_of("", {{"OTPD_LOG_FORMAT", "xml"}}),
+            "OTPD_LOG_FORMAT: must be one of auto, json, text (got \"xml\")");
+  EXPECT_EQ(error_of("", {{"OTPD_ALLOW_PLAIN_HTTP", "yes"}}),
+            "OTPD_ALLOW_PLAIN_HTTP: expected true or false (got \"yes\")");
 }
 
 TEST(ConfigEnv, ProcessEnvReturnsOnlyOtpdVariables) {

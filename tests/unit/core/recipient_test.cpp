@@ -139,8 +139,8 @@ TEST(MaskRecipient, NeverShowsTheMiddle) {
 }
 
 TEST(MaskRecipient, MalformedRecipientRevealsNothing) {
-  EXPECT_EQ(mask_recipient({RecipientKind::kEmail, "no-at-sign"}), "***");
-  EXPECT_EQ(mask_recipient({RecipientKind::kPhone, "+123"}), "+***");
+  EXPECT_EQ(mask_recipient({RecipientKind::kEmail, "no-at-sign", "", ""}), "***");
+  EXPECT_EQ(mask_recipient({RecipientKind::kPhone, "+123", "", ""}), "+***");
 }
 
 }  // namespace

@@ -11,11 +11,11 @@
 #include <memory>
 #include <string>
 
-#include "../net/botocore_oracle.hpp"
+#include "../aws/botocore_oracle.hpp"
 #include "../support/canned_http_server.hpp"
+#include "aws/credentials.hpp"
 #include "core/clock.hpp"
 #include "delivery/channel.hpp"
-#include "net/aws_credentials.hpp"
 
 namespace otpd::delivery::testing {
 
@@ -23,12 +23,12 @@ namespace otpd::delivery::testing {
 inline const core::TimePoint kAwsTime = core::from_unix_ms(1440938160000LL);
 
 // AWS_* variables for a provider; with no keys and IMDS disabled it has none.
-inline std::shared_ptr<net::AwsCredentialProvider> fixed_credentials(
+inline std::shared_ptr<aws::CredentialProvider> fixed_credentials(
     const std::shared_ptr<net::HttpClient>& client, const core::TimeSource& clock,
     std::map<std::string, std::string> env) {
   env["AWS_EC2_METADATA_DISABLED"] = "true";
   auto shared = std::make_shared<const std::map<std::string, std::string>>(std::move(env));
-  return std::make_shared<net::AwsCredentialProvider>(
+  return std::make_shared<aws::CredentialProvider>(
       client, clock, [shared](const char* name) -> const char* {
         auto it = shared->find(name);
         return it == shared->end() ? nullptr : it->second.c_str();
@@ -38,9 +38,9 @@ inline std::shared_ptr<net::AwsCredentialProvider> fixed_credentials(
 // Rebuilds the request the channel signed from the bytes the server received, asks botocore
 // to sign it at the same time with the same keys, and compares.
 inline void expect_botocore_agrees(const testing_support::Parsed& received, const std::string& url,
-                                   const net::AwsCredentials& keys, const std::string& region,
+                                   const aws::Credentials& keys, const std::string& region,
                                    const std::string& service) {
-  net::testing::OracleCase c;
+  aws::testing::OracleCase c;
   c.request.method = received.request_line.substr(0, received.request_line.find(' '));
   c.request.url = url;
   for (const auto& [name, value] : received.headers) {
@@ -55,7 +55,7 @@ inline void expect_botocore_agrees(const testing_support::Parsed& received, cons
   c.region = region;
   c.service = service;
   c.timestamp = received.headers.at("x-amz-date");
-  const auto theirs = net::testing::botocore_sign({c});
+  const auto theirs = aws::testing::botocore_sign({c});
   ASSERT_TRUE(theirs.has_value());
   ASSERT_EQ(theirs->size(), 1u);
   EXPECT_EQ(received.headers.at("authorization"), (*theirs)[0]);

@@ -18,8 +18,8 @@ namespace asio = boost::asio;
 using testing_support::CannedServer;
 using testing_support::parse_request;
 
-const net::AwsCredentials kKeys{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-                                "session-token/+=", std::nullopt};
+const aws::Credentials kKeys{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                             "session-token/+=", std::nullopt};
 
 Message sample(bool html = true) {
   Message m;
@@ -40,7 +40,7 @@ std::string answer(int status, const std::string& body, const std::string& heade
          "\r\n" + headers + "Connection: close\r\n\r\n" + body;
 }
 
-std::map<std::string, std::string> env_of(const net::AwsCredentials& keys) {
+std::map<std::string, std::string> env_of(const aws::Credentials& keys) {
   return {{"AWS_ACCESS_KEY_ID", keys.access_key_id},
           {"AWS_SECRET_ACCESS_KEY", keys.secret_access_key},
           {"AWS_SESSION_TOKEN", keys.session_token}};
@@ -106,7 +106,7 @@ TEST(SesEmailChannel, NoHtmlPartWhenTheMessageHasNone) {
 
 TEST(SesEmailChannel, LongTermKeysSendNoSessionToken) {
   CannedServer server(answer(200, "{}"));
-  net::AwsCredentials keys = kKeys;
+  aws::Credentials keys = kKeys;
   keys.session_token = "";
   deliver(base(server), sample(), env_of(keys));
   const auto requests = server.requests();

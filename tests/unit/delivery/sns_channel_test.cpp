@@ -17,8 +17,8 @@ namespace asio = boost::asio;
 using testing_support::CannedServer;
 using testing_support::parse_request;
 
-const net::AwsCredentials kKeys{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-                                "session-token/+=", std::nullopt};
+const aws::Credentials kKeys{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                             "session-token/+=", std::nullopt};
 
 Message sample() {
   Message m;

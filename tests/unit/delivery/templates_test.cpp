@@ -61,14 +61,25 @@ TEST(Templates, WebhookAndConsoleUseSmsWordingWithoutWebOtpLine) {
   }
 }
 
-TEST(Templates, TtlMinutesRoundsUp) {
+// A person told "2 minutes" for 90 s would wait too long: lifetimes are rounded down, and
+// the built-in wording says "1 minute", never "1 minutes".
+TEST(Templates, TheLifetimeIsNeverRoundedUp) {
   auto t = tenant_named("Acme");
-  for (auto [ttl, minutes] : std::vector<std::pair<int, std::string>>{
-           {30, "1"}, {60, "1"}, {61, "2"}, {299, "5"}, {300, "5"}, {3600, "60"}, {0, "1"}}) {
+  for (auto [ttl, words] : std::vector<std::pair<int, std::string>>{{30, "less than a minute"},
+                                                                    {60, "1 minute"},
+                                                                    {90, "1 minute"},
+                                                                    {119, "1 minute"},
+                                                                    {299, "4 minutes"},
+                                                                    {300, "5 minutes"},
+                                                                    {3600, "60 minutes"},
+                                                                    {0, "less than a minute"}}) {
     auto m = message_for(core::ChannelKind::kSms);
     render_message(t, ttl, m);
-    EXPECT_NE(m.text.find("expires in " + minutes + " minutes"), std::string::npos)
-        << ttl << ": " << m.text;
+    EXPECT_NE(m.text.find("expires in " + words + "."), std::string::npos) << ttl << ": " << m.text;
+  }
+  for (auto [ttl, minutes] : std::vector<std::pair<int, std::string>>{
+           {30, "0"}, {60, "1"}, {90, "1"}, {299, "4"}, {300, "5"}, {3600, "60"}}) {
+    EXPECT_EQ(fill_template("{{ttl_minutes}}", "1", ttl, "X"), minutes) << ttl;
   }
 }
 
@@ -134,7 +145,7 @@ TEST(Templates, MissingFieldsOfATemplateKeepBuiltinWording) {
 }
 
 TEST(Templates, FillTemplate) {
-  EXPECT_EQ(fill_template("{{app_name}} {{code}} {{ttl_minutes}}", "42", 3, "X"), "X 42 3");
+  EXPECT_EQ(fill_template("{{app_name}} {{code}} {{ttl_minutes}}", "42", 180, "X"), "X 42 3");
   EXPECT_EQ(fill_template("{{ code }}", "42", 3, "X"), "42");
   EXPECT_EQ(fill_template("{{code}}{{code}}", "42", 3, "X"), "4242");
   EXPECT_EQ(fill_template("no placeholders", "42", 3, "X"), "no placeholders");

@@ -1,5 +1,5 @@
 // Test doubles shared by the delivery tests: a scripted random source, an in-memory
-// delivery queue, a recording channel, and helpers to run coroutines and wait for state.
+// delivery queue, a recording store and channel, and helpers to run coroutines and wait.
 #pragma once
 
 #include <algorithm>
@@ -63,9 +63,8 @@ inline bool eventually(const std::function<bool()>& pred,
   return pred();
 }
 
-// The queue half of a Store, in memory; the other operations are never called by the
-// worker and answer kUnavailable.
-class FakeStore final : public store::Store {
+// The delivery queue port in memory: the whole of what the worker uses of a store.
+class FakeStore final : public store::DeliveryQueue {
  public:
   struct Entry {
     store::DeliveryJob job;
@@ -90,70 +89,37 @@ class FakeStore final : public store::Store {
     if (it == jobs_.end()) return std::nullopt;
     return it->second;
   }
-  Result<void> init_schema() override { return unavailable(); }
-  Result<void> check_schema(std::string*) override { return unavailable(); }
-  Result<void> ping() override { return {}; }
-  Result<store::StartOutcome> start(const store::StartRequest&) override { return unavailable(); }
-  Result<std::optional<core::Verification>> get(const core::TenantId&,
-                                                const core::VerificationId&) override {
-    return unavailable();
-  }
-  Result<std::optional<core::Verification>> find_latest(
-      const core::TenantId&, const std::vector<core::RecipientHash>&) override {
-    return unavailable();
-  }
-  Result<store::CheckOutcome> check(const store::CheckRequest&) override { return unavailable(); }
-  Result<store::CancelOutcome> cancel(const core::TenantId&, const core::VerificationId&,
-                                      core::TimePoint) override {
-    return unavailable();
-  }
-  Result<store::IdempotencyReservation> reserve_idempotency(const core::TenantId&,
-                                                            const std::string&, const std::string&,
-                                                            core::TimePoint,
-                                                            core::Millis) override {
-    return unavailable();
-  }
-  Result<void> complete_idempotency(const core::TenantId&, const std::string&, int,
-                                    const std::string&, core::TimePoint) override {
-    return unavailable();
-  }
-  Result<void> release_idempotency(const core::TenantId&, const std::string&) override {
-    return unavailable();
-  }
-  Result<std::size_t> sweep(core::TimePoint, core::Seconds) override { return unavailable(); }
-  // The worker takes no tokens; answering "allowed" keeps any other caller unthrottled.
-  Result<store::TokenOutcome> take_token(const store::TokenRequest&) override {
-    return store::TokenOutcome{};
-  }
 
-  Result<std::vector<store::DeliveryJob>> take_due_deliveries(
-      core::TimePoint now, std::size_t max, core::TimePoint lease_until) override {
+  Task<Result<std::vector<store::DeliveryJob>>> take_due(store::TakeRequest request) override {
     std::lock_guard lock(mu_);
     std::vector<store::DeliveryJob> out;
-    for (auto it = jobs_.begin(); it != jobs_.end() && out.size() < max;) {
+    for (auto it = jobs_.begin(); it != jobs_.end() && out.size() < request.max;) {
       Entry& e = it->second;
-      if (e.job.expires_at <= now) {
+      if (e.job.expires_at <= request.now) {
         outcomes_[it->first] = core::DeliveryStatus::kFailed;
         it = jobs_.erase(it);
         continue;
       }
-      if (e.due <= now && e.leased_until <= now) {
-        e.leased_until = lease_until;
+      const bool skipped = std::find(request.skip_tenants.begin(), request.skip_tenants.end(),
+                                     e.job.tenant) != request.skip_tenants.end();
+      if (!skipped && e.due <= request.now && e.leased_until <= request.now) {
+        e.leased_until = request.lease_until;
         out.push_back(e.job);
       }
       ++it;
     }
-    return out;
+    co_return out;
   }
-  Result<void> finish_delivery(const core::TenantId& tenant, const core::VerificationId& id,
-                               core::DeliveryStatus outcome) override {
+  Task<Result<void>> finish(std::vector<store::FinishedDelivery> done) override {
     std::lock_guard lock(mu_);
-    outcomes_[{tenant.str(), id.str()}] = outcome;
-    jobs_.erase({tenant.str(), id.str()});
-    return {};
+    for (const auto& d : done) {
+      outcomes_[{d.tenant.str(), d.id.str()}] = d.outcome;
+      jobs_.erase({d.tenant.str(), d.id.str()});
+    }
+    co_return Result<void>{};
   }
-  Result<void> retry_delivery(const core::TenantId& tenant, const core::VerificationId& id,
-                              core::TimePoint next_attempt) override {
+  Task<Result<void>> retry(core::TenantId tenant, core::VerificationId id,
+                           core::TimePoint next_attempt) override {
     std::lock_guard lock(mu_);
     auto it = jobs_.find({tenant.str(), id.str()});
     if (it != jobs_.end()) {
@@ -161,36 +127,33 @@ class FakeStore final : public store::Store {
       it->second.due = next_attempt;
       it->second.leased_until = core::TimePoint{};
     }
-    return {};
+    co_return Result<void>{};
   }
-  Result<std::size_t> delivery_queue_depth() override {
+  Task<Result<std::size_t>> depth() override {
     std::lock_guard lock(mu_);
-    return jobs_.size();
+    co_return jobs_.size();
   }
 
  private:
-  static boost::system::error_code unavailable() {
-    return store::make_error(store::StoreErrc::kUnavailable);
-  }
-
   std::mutex mu_;
   std::map<std::pair<std::string, std::string>, Entry> jobs_;
   std::map<std::pair<std::string, std::string>, core::DeliveryStatus> outcomes_;
 };
 
-// Forwards to another Store and records what the worker asked of the queue; can make the
-// next takes fail as an unreachable backend would.
-class RecordingStore final : public store::Store {
+// Forwards to another queue and records what the worker asked of it; can make the next
+// takes or finishes fail as an unreachable backend would.
+class RecordingStore final : public store::DeliveryQueue {
  public:
-  explicit RecordingStore(store::Store& inner) : inner_(inner) {}
+  explicit RecordingStore(store::DeliveryQueue& inner) : inner_(inner) {}
 
   int takes() const { return takes_.load(); }
   void fail_next_takes(int n) { fail_takes_ = n; }
+  void fail_next_finishes(int n) { fail_finishes_ = n; }
   std::vector<core::TimePoint> retries() {
     std::lock_guard lock(mu_);
     return retries_;
   }
-  // The outcome the worker recorded with finish_delivery, if it did.
+  // The outcome the worker recorded with finish, if it did.
   std::optional<core::DeliveryStatus> finished(const std::string& id) {
     std::lock_guard lock(mu_);
     auto it = finished_.find(id);
@@ -201,91 +164,64 @@ class RecordingStore final : public store::Store {
     std::lock_guard lock(mu_);
     return static_cast<int>(finished_.size());
   }
-  // How many finish_deliveries calls (batches) the outcomes came in.
+  // How many finish calls (batches) the outcomes came in.
   int finish_batches() const { return finish_batches_.load(); }
 
-  Result<void> init_schema() override { return inner_.init_schema(); }
-  Result<void> check_schema(std::string* what) override { return inner_.check_schema(what); }
-  Result<void> ping() override { return inner_.ping(); }
-  Result<store::StartOutcome> start(const store::StartRequest& r) override {
-    return inner_.start(r);
+  // The tenants each take asked the store to skip, in order.
+  std::vector<std::vector<core::TenantId>> skips() {
+    std::lock_guard lock(mu_);
+    return skips_;
   }
-  Result<std::optional<core::Verification>> get(const core::TenantId& t,
-                                                const core::VerificationId& id) override {
-    return inner_.get(t, id);
-  }
-  Result<std::optional<core::Verification>> find_latest(
-      const core::TenantId& t, const std::vector<core::RecipientHash>& r) override {
-    return inner_.find_latest(t, r);
-  }
-  Result<store::CheckOutcome> check(const store::CheckRequest& r) override {
-    return inner_.check(r);
-  }
-  Result<store::CancelOutcome> cancel(const core::TenantId& t, const core::VerificationId& id,
-                                      core::TimePoint now) override {
-    return inner_.cancel(t, id, now);
-  }
-  Result<store::IdempotencyReservation> reserve_idempotency(const core::TenantId& t,
-                                                            const std::string& k,
-                                                            const std::string& h,
-                                                            core::TimePoint now,
-                                                            core::Millis lease) override {
-    return inner_.reserve_idempotency(t, k, h, now, lease);
-  }
-  Result<void> complete_idempotency(const core::TenantId& t, const std::string& k, int status,
-                                    const std::string& body, core::TimePoint until) override {
-    return inner_.complete_idempotency(t, k, status, body, until);
-  }
-  Result<void> release_idempotency(const core::TenantId& t, const std::string& k) override {
-    return inner_.release_idempotency(t, k);
-  }
-  Result<std::size_t> sweep(core::TimePoint now, core::Seconds horizon) override {
-    return inner_.sweep(now, horizon);
-  }
-  Result<store::TokenOutcome> take_token(const store::TokenRequest& r) override {
-    return inner_.take_token(r);
-  }
-  Result<std::vector<store::DeliveryJob>> take_due_deliveries(
-      core::TimePoint now, std::size_t max, core::TimePoint lease_until) override {
+
+  Task<Result<std::vector<store::DeliveryJob>>> take_due(store::TakeRequest request) override {
+    {
+      std::lock_guard lock(mu_);
+      skips_.push_back(request.skip_tenants);
+    }
     if (fail_takes_ > 0) {
       --fail_takes_;
       ++takes_;
-      return store::make_error(store::StoreErrc::kUnavailable);
+      co_return store::make_error(store::StoreErrc::kUnavailable);
     }
-    auto r = inner_.take_due_deliveries(now, max, lease_until);
+    auto r = co_await inner_.take_due(std::move(request));
     ++takes_;
-    return r;
+    co_return r;
   }
-  Result<void> finish_delivery(const core::TenantId& t, const core::VerificationId& id,
-                               core::DeliveryStatus outcome) override {
-    auto r = inner_.finish_delivery(t, id, outcome);
-    std::lock_guard lock(mu_);
-    finished_[id.str()] = outcome;
-    return r;
-  }
-  Result<void> finish_deliveries(const std::vector<store::FinishedDelivery>& done) override {
-    auto r = inner_.finish_deliveries(done);
+  // Recorded once the inner store has committed them, so a test that sees an outcome here
+  // also finds it in the store.
+  Task<Result<void>> finish(std::vector<store::FinishedDelivery> done) override {
+    if (fail_finishes_ > 0) {
+      --fail_finishes_;
+      co_return store::make_error(store::StoreErrc::kUnavailable);
+    }
+    const std::vector<store::FinishedDelivery> asked = done;
+    auto r = co_await inner_.finish(std::move(done));
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& d : asked) finished_[d.id.str()] = d.outcome;
+    }
     ++finish_batches_;
-    std::lock_guard lock(mu_);
-    for (const auto& d : done) finished_[d.id.str()] = d.outcome;
-    return r;
+    co_return r;
   }
-  Result<void> retry_delivery(const core::TenantId& t, const core::VerificationId& id,
-                              core::TimePoint next) override {
-    auto r = inner_.retry_delivery(t, id, next);
-    std::lock_guard lock(mu_);
-    retries_.push_back(next);
-    return r;
+  Task<Result<void>> retry(core::TenantId tenant, core::VerificationId id,
+                           core::TimePoint next) override {
+    {
+      std::lock_guard lock(mu_);
+      retries_.push_back(next);
+    }
+    co_return co_await inner_.retry(std::move(tenant), std::move(id), next);
   }
-  Result<std::size_t> delivery_queue_depth() override { return inner_.delivery_queue_depth(); }
+  Task<Result<std::size_t>> depth() override { co_return co_await inner_.depth(); }
 
  private:
-  store::Store& inner_;
+  store::DeliveryQueue& inner_;
   std::atomic<int> takes_{0};
   std::atomic<int> fail_takes_{0};
+  std::atomic<int> fail_finishes_{0};
   std::atomic<int> finish_batches_{0};
   std::mutex mu_;
   std::vector<core::TimePoint> retries_;
+  std::vector<std::vector<core::TenantId>> skips_;
   std::map<std::string, core::DeliveryStatus> finished_;
 };
 
@@ -305,9 +241,15 @@ class FakeChannel final : public Channel {
     std::lock_guard lock(mu_);
     return messages_.size();
   }
+  std::vector<std::string> ids() {
+    std::lock_guard lock(mu_);
+    std::vector<std::string> out;
+    for (const auto& m : messages_) out.push_back(m.id.str());
+    return out;
+  }
   std::atomic<bool> hold{false};
   std::atomic<bool> throw_next{false};  // the next attempt throws, as a buggy channel might
-  std::atomic<int> finished{0};
+  std::atomic<int> finished{0};         // attempts that have returned
 
   boost::asio::awaitable<Attempt> deliver(const Message& message) override {
     AttemptResult result = AttemptResult::kDelivered;

@@ -1,4 +1,4 @@
-// The webhook event of PRODUCT.md section 5: body, signature, and the answers' outcomes,
+// The webhook event of the README's Channels: body, signature, and the answers' outcomes,
 // checked against a raw TCP server that records the bytes it receives.
 #include "delivery/webhook_channel.hpp"
 

@@ -1,0 +1,249 @@
+// RedisIo: the hop onto the store's threads and the parallel round trips.
+#include "store/redis/redis_io.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <exception>
+#include <map>
+#include <optional>
+#include <utility>
+
+#include "store/redis/scripts.hpp"
+#include "store/redis/slot.hpp"
+
+namespace otpd::store::redis {
+namespace {
+
+namespace asio = boost::asio;
+
+// Runs `task` on `io` (a store thread) and resumes the caller on its own executor with the
+// result.
+//
+// Not plain asio::co_spawn(io, task, use_awaitable): that hands the result back under a
+// work guard on the caller's context which the store thread releases after the caller may
+// have resumed, finished and destroyed that context (run_blocking on a private io_context
+// does exactly that). Here the result comes back on the store thread (its own executor,
+// its own work), and the coroutine then posts itself back to the caller's executor: that
+// post is the store thread's last touch of the caller's context. A guard held by this frame
+// keeps the caller's io_context running meanwhile, and is released on the caller's thread.
+template <typename T>
+Task<T> hop(asio::io_context& io, Task<T> task) {
+  asio::any_io_executor caller = co_await asio::this_coro::executor;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  using IoExecutor = asio::io_context::executor_type;
+  if (const auto* plain = caller.target<IoExecutor>()) {
+    work.emplace(plain->context().get_executor());
+  } else if (const auto* strand = caller.target<asio::strand<IoExecutor>>()) {
+    work.emplace(strand->get_inner_executor().context().get_executor());
+  }
+  std::optional<T> value;
+  std::exception_ptr failure;
+  try {
+    value.emplace(co_await asio::co_spawn(
+        io, std::move(task), asio::bind_executor(io.get_executor(), asio::use_awaitable)));
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  co_await asio::post(caller, asio::use_awaitable);
+  if (failure) std::rethrow_exception(failure);
+  co_return std::move(*value);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RedisIo>> RedisIo::create(ClientOptions options, int threads) {
+  const bool cluster = options.mode == ClientOptions::Mode::kCluster;
+  auto client = Client::create(std::move(options));
+  if (!client) return client.error();
+  return std::unique_ptr<RedisIo>(new RedisIo(std::move(*client), std::max(1, threads), cluster));
+}
+
+RedisIo::RedisIo(std::shared_ptr<Client> client, int threads, bool cluster)
+    : client_(std::move(client)), cluster_(cluster) {
+  for (int i = 0; i < threads; ++i) {
+    contexts_.push_back(std::make_unique<asio::io_context>(1));
+  }
+  for (auto& context : contexts_) {
+    threads_.emplace_back([io = context.get()] {
+      auto guard = asio::make_work_guard(*io);
+      io->run();
+    });
+  }
+}
+
+RedisIo::~RedisIo() {
+  // The client posts each thread's connections' close to that thread; stopping the
+  // contexts then drops whatever is left (the sockets close as their objects go).
+  client_.reset();
+  for (auto& context : contexts_) context->stop();
+  for (auto& thread : threads_) thread.join();
+}
+
+asio::io_context& RedisIo::next_context() {
+  return *contexts_[next_.fetch_add(1, std::memory_order_relaxed) % contexts_.size()];
+}
+
+Task<std::vector<Result<Reply>>> RedisIo::run_all(std::vector<Call> calls) {
+  auto one = [client = client_](Call call) -> Task<Result<Reply>> {
+    if (call.script != nullptr) {
+      co_return co_await client->run_script(*call.script, std::move(call.keys),
+                                            std::move(call.args));
+    }
+    co_return co_await client->command_for_keys(std::move(call.keys), std::move(call.args));
+  };
+  std::vector<Result<Reply>> results;
+  if (calls.size() == 1) {
+    results.push_back(co_await one(std::move(calls.front())));
+    co_return results;
+  }
+  auto executor = co_await asio::this_coro::executor;
+  struct Gather {
+    Gather(asio::any_io_executor executor, std::size_t n)
+        : results(n), left(n), done(executor, std::chrono::steady_clock::time_point::max()) {}
+    std::vector<std::optional<Result<Reply>>> results;
+    std::size_t left;
+    asio::steady_timer done;
+  };
+  auto gather = std::make_shared<Gather>(executor, calls.size());
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    asio::co_spawn(executor, one(std::move(calls[i])),
+                   [gather, i](std::exception_ptr failure, Result<Reply> result) {
+                     if (failure) {
+                       result = Error{Errc::kProtocol, "redis call raised an exception"};
+                     }
+                     gather->results[i] = std::move(result);
+                     if (--gather->left == 0) gather->done.cancel();
+                   });
+  }
+  // Every call completes through the executor, so none has finished yet.
+  if (gather->left > 0) co_await gather->done.async_wait(asio::as_tuple(asio::use_awaitable));
+  results.reserve(calls.size());
+  for (auto& r : gather->results) results.push_back(std::move(*r));
+  co_return results;
+}
+
+Task<Result<std::vector<std::optional<std::string>>>> RedisIo::read(std::vector<Read> reads) {
+  // Reads of one slot go in one script: one snapshot per slot.
+  std::map<std::uint16_t, std::vector<std::size_t>> by_slot;
+  for (std::size_t i = 0; i < reads.size(); ++i) by_slot[key_slot(reads[i].key)].push_back(i);
+  std::vector<Call> calls;
+  std::vector<const std::vector<std::size_t>*> order;
+  for (const auto& [slot, indexes] : by_slot) {
+    Call call;
+    call.script = &read_script();
+    for (std::size_t i : indexes) {
+      call.keys.push_back(reads[i].key);
+      call.args.push_back(reads[i].field);
+    }
+    calls.push_back(std::move(call));
+    order.push_back(&indexes);
+  }
+  auto& io = next_context();
+  auto replies = co_await hop(io, run_all(std::move(calls)));
+  std::vector<std::optional<std::string>> values(reads.size());
+  for (std::size_t c = 0; c < replies.size(); ++c) {
+    if (!replies[c]) co_return replies[c].error();
+    auto& elements = replies[c]->elements();
+    const auto& indexes = *order[c];
+    if (!replies[c]->is_array() || elements.size() != indexes.size()) {
+      co_return Error{Errc::kProtocol, "unexpected reply to the read script"};
+    }
+    for (std::size_t k = 0; k < indexes.size(); ++k) {
+      if (elements[k].is_bulk()) values[indexes[k]] = std::move(elements[k]).take_str();
+    }
+  }
+  co_return values;
+}
+
+Result<RedisIo::Committed> RedisIo::committed(Result<Reply> reply) {
+  if (!reply) return reply.error();
+  const auto& e = reply->elements();
+  if (!reply->is_array() || e.empty() || !e[0].is_integer()) {
+    return Error{Errc::kProtocol, "unexpected reply to the commit script"};
+  }
+  Committed out;
+  out.applied = e[0].integer() == 1;
+  if (!out.applied) {
+    if (e.size() < 2 || e[1].integer() < 1) {
+      return Error{Errc::kProtocol, "unexpected reply to the commit script"};
+    }
+    out.failed_guard = static_cast<std::size_t>(e[1].integer() - 1);
+    return out;
+  }
+  for (std::size_t i = 1; i < e.size(); ++i) out.results.push_back(e[i].integer());
+  return out;
+}
+
+Task<Result<RedisIo::Committed>> RedisIo::commit(CommitBatch batch) {
+  std::vector<CommitBatch> one;
+  one.push_back(std::move(batch));
+  auto all = co_await commit_all(std::move(one));
+  co_return std::move(all.front());
+}
+
+Task<std::vector<Result<RedisIo::Committed>>> RedisIo::commit_all(
+    std::vector<CommitBatch> batches) {
+  std::vector<Call> calls;
+  for (auto& batch : batches) {
+    Call call;
+    call.script = &commit_script();
+    call.keys = batch.keys();
+    call.args = batch.args();
+    calls.push_back(std::move(call));
+  }
+  auto& io = next_context();
+  auto replies = co_await hop(io, run_all(std::move(calls)));
+  std::vector<Result<Committed>> out;
+  for (auto& reply : replies) out.push_back(committed(std::move(reply)));
+  co_return out;
+}
+
+Task<Result<Reply>> RedisIo::command(std::vector<std::string> keys, std::vector<std::string> args) {
+  std::vector<Command> one;
+  one.push_back(Command{std::move(keys), std::move(args)});
+  auto all = co_await commands(std::move(one));
+  co_return std::move(all.front());
+}
+
+Task<std::vector<Result<Reply>>> RedisIo::commands(std::vector<Command> commands) {
+  std::vector<Call> calls;
+  for (auto& c : commands) calls.push_back(Call{nullptr, std::move(c.keys), std::move(c.args)});
+  auto& io = next_context();
+  co_return co_await hop(io, run_all(std::move(calls)));
+}
+
+Task<Result<Reply>> RedisIo::script(const Script& script, std::vector<std::string> keys,
+                                    std::vector<std::string> args) {
+  std::vector<Call> calls;
+  calls.push_back(Call{&script, std::move(keys), std::move(args)});
+  auto& io = next_context();
+  auto replies = co_await hop(io, run_all(std::move(calls)));
+  co_return std::move(replies.front());
+}
+
+Task<std::vector<Result<Reply>>> RedisIo::scripts(const Script& script,
+                                                  std::vector<Command> commands) {
+  std::vector<Call> calls;
+  for (auto& c : commands) calls.push_back(Call{&script, std::move(c.keys), std::move(c.args)});
+  auto& io = next_context();
+  co_return co_await hop(io, run_all(std::move(calls)));
+}
+
+Task<Result<void>> RedisIo::ping() {
+  auto& io = next_context();
+  // Any master answering is enough: a Cluster with one master down still serves the
+  // other slots, and every instance would see the same, so none should leave the load
+  // balancer for it.
+  auto client = client_;
+  co_return co_await hop(io, client->ping(Client::PingScope::kAny));
+}
+
+}  // namespace otpd::store::redis
