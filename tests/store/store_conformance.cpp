@@ -178,28 +178,6 @@ CheckRequest check_by_recipient(const core::TenantId& tenant,
   return r;
 }
 
-void expect_same(const Verification& a, const Verification& b) {
-  EXPECT_EQ(a.tenant, b.tenant);
-  EXPECT_EQ(a.id, b.id);
-  EXPECT_EQ(a.recipient, b.recipient);
-  EXPECT_EQ(a.masked_to, b.masked_to);
-  EXPECT_EQ(a.channel, b.channel);
-  EXPECT_EQ(a.alphabet, b.alphabet);
-  EXPECT_EQ(a.code_length, b.code_length);
-  EXPECT_EQ(a.code_hash, b.code_hash);
-  EXPECT_EQ(a.status, b.status);
-  EXPECT_EQ(a.attempts, b.attempts);
-  EXPECT_EQ(a.max_attempts, b.max_attempts);
-  EXPECT_EQ(a.created_at, b.created_at);
-  EXPECT_EQ(a.expires_at, b.expires_at);
-  EXPECT_EQ(a.resend_at, b.resend_at);
-  EXPECT_EQ(a.approved_at, b.approved_at);
-  EXPECT_EQ(a.delete_after, b.delete_after);
-  EXPECT_EQ(a.delivery, b.delivery);
-  EXPECT_EQ(a.locale, b.locale);
-  EXPECT_EQ(a.metadata_json, b.metadata_json);
-}
-
 Verification after_of(const core::CheckDecision& decision) {
   if (!decision.after) throw std::runtime_error("the check found no verification");
   return *decision.after;

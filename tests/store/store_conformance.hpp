@@ -26,6 +26,7 @@
 
 #include "core/run_blocking.hpp"
 #include "store/store.hpp"
+#include "support/expect_same_verification.hpp"
 
 namespace otpd::core {
 
@@ -123,7 +124,7 @@ CheckRequest check_by_recipient(const core::TenantId& tenant,
                                 const std::string& code, core::TimePoint now,
                                 int failure_budget = 0);
 
-void expect_same(const core::Verification& a, const core::Verification& b);
+using testing_support::expect_same;
 
 // Runs fn(i, io) on n threads released together, so the calls really overlap; each thread
 // has an io_context of its own to run its store operations on.

@@ -2,12 +2,10 @@
 #include "store/redis/redis_io.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
@@ -16,6 +14,7 @@
 #include <optional>
 #include <utility>
 
+#include "core/resume_on_caller.hpp"
 #include "store/redis/scripts.hpp"
 #include "store/redis/slot.hpp"
 
@@ -25,36 +24,20 @@ namespace {
 namespace asio = boost::asio;
 
 // Runs `task` on `io` (a store thread) and resumes the caller on its own executor with the
-// result.
+// result (or the exception), by the hand-back rules of core/resume_on_caller.hpp.
 //
-// Not plain asio::co_spawn(io, task, use_awaitable): that hands the result back under a
-// work guard on the caller's context which the store thread releases after the caller may
-// have resumed, finished and destroyed that context (run_blocking on a private io_context
-// does exactly that). Here the result comes back on the store thread (its own executor,
-// its own work), and the coroutine then posts itself back to the caller's executor: that
-// post is the store thread's last touch of the caller's context. A guard held by this frame
-// keeps the caller's io_context running meanwhile, and is released on the caller's thread.
+// Not plain asio::co_spawn(io, task, use_awaitable), nor a coroutine that co_awaits a post
+// back to the caller: both leave the store thread holding copies of the caller's executor
+// (a work guard, post's temporaries) after the caller may have resumed, finished and
+// destroyed its io_context, as run_blocking and tests do.
 template <typename T>
 Task<T> hop(asio::io_context& io, Task<T> task) {
-  asio::any_io_executor caller = co_await asio::this_coro::executor;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
-  using IoExecutor = asio::io_context::executor_type;
-  if (const auto* plain = caller.target<IoExecutor>()) {
-    work.emplace(plain->context().get_executor());
-  } else if (const auto* strand = caller.target<asio::strand<IoExecutor>>()) {
-    work.emplace(strand->get_inner_executor().context().get_executor());
-  }
-  std::optional<T> value;
-  std::exception_ptr failure;
-  try {
-    value.emplace(co_await asio::co_spawn(
-        io, std::move(task), asio::bind_executor(io.get_executor(), asio::use_awaitable)));
-  } catch (...) {
-    failure = std::current_exception();
-  }
-  co_await asio::post(caller, asio::use_awaitable);
-  if (failure) std::rethrow_exception(failure);
-  co_return std::move(*value);
+  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&,
+                                          void(std::exception_ptr, T)>(
+      [&io](auto handler, Task<T> task) {
+        asio::co_spawn(io, std::move(task), resume_on_caller(std::move(handler)));
+      },
+      asio::use_awaitable, std::move(task));
 }
 
 }  // namespace

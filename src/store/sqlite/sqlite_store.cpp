@@ -4,17 +4,13 @@
 
 #include <sqlite3.h>
 
-#include <atomic>
-#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/execution/outstanding_work.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/prefer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <future>
 #include <memory>
 #include <utility>
 
+#include "core/resume_on_caller.hpp"
 #include "store/sqlite/sqlite_backup.hpp"
 #include "store/sqlite/sqlite_checkpointer.hpp"
 #include "store/sqlite/sqlite_operations.hpp"
@@ -46,36 +42,6 @@ class SqliteCategory final : public boost::system::error_category {
     return "unknown SQLite store error";
   }
 };
-
-// Completes an awaiting coroutine from another thread: posts the result to the executor
-// the coroutine runs on, which is kept from running out of work until then.
-//
-// Once the coroutine has resumed, its io_context may be destroyed at once (run_blocking's
-// is), so nothing on this thread may touch it afterwards: the tracked executor travels with
-// the result and is released on the io_context's own thread, and the coroutine resumes only
-// once this thread has returned from post (Asio's scheduler signals its condition variable
-// after unlocking, so post can still be inside the io_context when the handler runs).
-struct Handoff {
-  std::atomic<bool> posted{false};
-};
-
-template <typename T, typename Handler>
-auto completion(Handler handler) {
-  auto work = asio::prefer(asio::get_associated_executor(handler),
-                           asio::execution::outstanding_work.tracked);
-  return [handler = std::move(handler), work = std::move(work)](Result<T> result) mutable {
-    const auto target = asio::prefer(work, asio::execution::outstanding_work.untracked);
-    auto handoff = std::make_shared<Handoff>();
-    asio::post(target, [handler = std::move(handler), work = std::move(work), handoff,
-                        result = std::move(result)]() mutable {
-      handoff->posted.wait(false, std::memory_order_acquire);
-      const auto keep_until_resumed = std::move(work);
-      std::move(handler)(std::move(result));
-    });
-    handoff->posted.store(true, std::memory_order_release);
-    handoff->posted.notify_one();
-  };
-}
 
 }  // namespace
 
@@ -161,7 +127,7 @@ Task<Result<T>> SqliteStore::write(Body body) {
   co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(Result<T>)>(
       [this](auto handler, Body body) {
         writer_->submit(
-            sqlite::make_write_op<T>(std::move(body), completion<T>(std::move(handler))));
+            sqlite::make_write_op<T>(std::move(body), resume_on_caller(std::move(handler))));
       },
       asio::use_awaitable, std::move(body));
 }
@@ -224,10 +190,10 @@ Task<Result<std::size_t>> SqliteStore::sweep(core::TimePoint now, core::Seconds 
 Task<Result<void>> SqliteStore::backup(std::string destination) {
   co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(Result<void>)>(
       [this](auto handler, std::string destination) {
-        auto done = completion<void>(std::move(handler));
+        auto done = resume_on_caller(std::move(handler));
         std::lock_guard lock(backup_mu_);
         if (backup_running_) {
-          done(make_error(SqliteErrc::kBackupBusy));
+          done(Result<void>(make_error(SqliteErrc::kBackupBusy)));
           return;
         }
         if (backup_thread_.joinable()) backup_thread_.join();  // the last one, finished
