@@ -16,6 +16,8 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -820,9 +822,11 @@ TEST(SqliteStore, TheWalIsCheckpointedInTheBackground) {
   auto store = open_ready(file.string());
   const auto file_size_at_start = fs::file_size(file);
 
-  // Past the 1000-page threshold (4 KiB pages), one start at a time as requests would.
+  // Past the 1000-page threshold (frames of a 4 KiB page and a 24-byte header), one start
+  // at a time as requests would. (Stopping at 1000 * 4096 bytes, 994 frames, left the
+  // copy to the quiet-time checkpoint, 10 s later.)
   int n = 0;
-  while (fs::file_size(wal) < 1000u * 4096u && n < 20'000) {
+  while (fs::file_size(wal) < 32u + 1001u * (4096u + 24u) && n < 20'000) {
     const std::string id = "v" + std::to_string(n);
     ASSERT_EQ(started(*store, simple_start(id, kNow, "r" + id)), SendVerdict::kStart);
     ++n;
@@ -839,6 +843,75 @@ TEST(SqliteStore, TheWalIsCheckpointedInTheBackground) {
   EXPECT_LT(fs::file_size(wal), 3u * 1000u * 4096u);
   EXPECT_EQ(RawConnection(file.string()).text("SELECT count(*) FROM verifications"),
             std::to_string(2 * first_round));
+}
+
+// Starts on two threads, each with 64 in flight at all times (as 128 connections would
+// have), until `enough()` (checked before each start) or a minute has passed. Returns how
+// many were started; every one of them must have succeeded.
+template <typename Enough>
+int steady_starts(SqliteStore& store, Enough enough) {
+  constexpr int kInFlight = 64;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  std::atomic<int> ok{0};
+  std::atomic<int> issued{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      asio::io_context io;
+      auto next = std::make_shared<int>(0);
+      std::function<void()> start_one = [&, t, next] {
+        if (enough() || std::chrono::steady_clock::now() > deadline) return;
+        const std::string id = "s" + std::to_string(t) + "-" + std::to_string((*next)++);
+        ++issued;
+        asio::co_spawn(io, store.start(simple_start(id, kNow, "r" + id)),
+                       [&](std::exception_ptr, Result<StartOutcome> r) {
+                         if (r && r->decision.verdict == SendVerdict::kStart) ++ok;
+                         start_one();
+                       });
+      };
+      for (int i = 0; i < kInFlight; ++i) start_one();
+      io.run();
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), issued.load());
+  return issued.load();
+}
+
+// Under a steady stream of group commits, as under load, the checkpointer is woken by
+// nearly every commit. It must leave the writer room to copy the last frames: a background
+// checkpoint running at that moment made the writer's give up (SQLITE_BUSY), the WAL never
+// started over and grew by about 100 MB/s, and cutting it back inside a commit held every
+// queued send for up to a third of a second.
+TEST(SqliteStore, TheWritersCopyOfTheLastFramesIsNeverCutShort) {
+  TempDir dir;
+  auto store = open_ready(dir.file("steady.db"));
+  // Until the writer has copied the last frames twice: a cycle takes a second or more.
+  constexpr std::uint64_t kTails = 2;
+  const int starts = steady_starts(*store, [&] { return store->tail_copies().done >= kTails; });
+  const auto tails = store->tail_copies();
+  EXPECT_GE(tails.done, kTails) << "the checkpointer handed the last frames to the writer "
+                                << tails.done << " times in " << starts << " starts";
+  EXPECT_EQ(tails.incomplete, 0u) << "copies of the last frames cut short, of " << tails.done;
+}
+
+// The WAL file is not cut back inside a commit (that held the commit's sends for 50 to
+// 340 ms): a burst leaves it large, and the first quiet moment cuts it back.
+TEST(SqliteStore, AWalLeftLargeByABurstIsCutBackOnceQuiet) {
+  TempDir dir;
+  const fs::path file = dir.path() / "burst.db";
+  const fs::path wal = dir.path() / "burst.db-wal";
+  SqliteOptions options;
+  options.quiet_checkpoint_interval = std::chrono::milliseconds(200);
+  auto store = open_ready(file.string(), options);
+  constexpr std::uintmax_t kLarge = 24u << 20;  // past the 16 MiB kept
+  const int starts = steady_starts(*store, [&] { return fs::file_size(wal) > kLarge; });
+  ASSERT_GT(fs::file_size(wal), kLarge);
+
+  EXPECT_TRUE(eventually([&] { return store->tail_copies().shrinks >= 1; }));
+  EXPECT_LE(fs::file_size(wal), 16u << 20);
+  EXPECT_EQ(RawConnection(file.string()).text("SELECT count(*) FROM verifications"),
+            std::to_string(starts));
 }
 
 TEST(SqliteStore, NotADatabaseIsCorrupt) {

@@ -2,7 +2,10 @@
 // thread of its own, never inside a request's commit.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -20,10 +23,15 @@ class Writer;
 // whose PASSIVE checkpoint copies the bulk while commits go on. The frames committed
 // meanwhile are then copied by the writer thread between two batches: SQLite starts the
 // WAL over only once all of it is in the file, and a checkpoint always racing the writer
-// let it grow to hundreds of MB.
+// let it grow to hundreds of MB. This thread starts no checkpoint until the writer has
+// copied that tail (its PASSIVE checkpoint gives up while this one runs).
 class Checkpointer {
  public:
-  static Result<std::unique_ptr<Checkpointer>> open(const std::string& path);
+  // `quiet`: how long without a wake-up before the WAL is copied back anyway (so a quiet
+  // server's file does not keep its last writes only in the WAL) and, when a burst left
+  // the WAL file larger than 16 MiB, cut back.
+  static Result<std::unique_ptr<Checkpointer>> open(const std::string& path,
+                                                    std::chrono::milliseconds quiet);
   ~Checkpointer();
   Checkpointer(const Checkpointer&) = delete;
   Checkpointer& operator=(const Checkpointer&) = delete;
@@ -35,17 +43,34 @@ class Checkpointer {
   // Ends the thread; wal_committed may still be called afterwards and does nothing.
   void stop();
 
+  // The writer's copies of the last frames so far, and those that left frames behind
+  // (another checkpoint holding the lock, or a reader on an older snapshot). For tests.
+  std::uint64_t tail_copies() const { return tail_copies_.load(std::memory_order_relaxed); }
+  std::uint64_t incomplete_tail_copies() const {
+    return incomplete_tails_.load(std::memory_order_relaxed);
+  }
+  // How many times a quiet moment cut the WAL file back. For tests.
+  std::uint64_t wal_shrinks() const { return wal_shrinks_.load(std::memory_order_relaxed); }
+
  private:
-  explicit Checkpointer(std::unique_ptr<Connection> db);
+  Checkpointer(std::unique_ptr<Connection> db, std::string wal_path,
+               std::chrono::milliseconds quiet);
   void loop();
   void checkpoint();
+  void shrink_wal();
 
   std::unique_ptr<Connection> db_;  // the thread's only
+  const std::string wal_path_;
+  const std::chrono::milliseconds quiet_;
   std::mutex mu_;
   std::condition_variable wake_;
   Writer* writer_ = nullptr;  // GUARDED_BY(mu_)
   bool wanted_ = false;       // GUARDED_BY(mu_)
   bool stopping_ = false;     // GUARDED_BY(mu_)
+  bool tail_copied_ = false;  // GUARDED_BY(mu_); the writer copied the last frames
+  std::atomic<std::uint64_t> tail_copies_{0};
+  std::atomic<std::uint64_t> incomplete_tails_{0};
+  std::atomic<std::uint64_t> wal_shrinks_{0};
   std::thread thread_;
 };
 

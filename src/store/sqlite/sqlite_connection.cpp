@@ -167,6 +167,8 @@ Result<void> Connection::exec(const char* sql) {
   return {};
 }
 
+void Connection::restore_busy_timeout() { sqlite3_busy_timeout(db_, kBusyTimeoutMs); }
+
 long long Connection::changes() const { return sqlite3_changes64(db_); }
 
 bool Connection::in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }

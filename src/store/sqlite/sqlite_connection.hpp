@@ -87,6 +87,8 @@ class Connection {
   long long changes() const;
   bool in_transaction() const;
   sqlite3* handle() const { return db_; }
+  // Back to the busy timeout every connection opens with, after a call that set another.
+  void restore_busy_timeout();
 
  private:
   explicit Connection(sqlite3* db);

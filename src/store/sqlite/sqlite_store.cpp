@@ -92,9 +92,11 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   const bool in_memory = path == ":memory:";
   if (mode != "wal" && !(mode == "memory" && in_memory)) return make_error(StoreErrc::kUnavailable);
   // synchronous=NORMAL in WAL mode syncs at checkpoints, not at each commit: see the class
-  // comment for what that keeps. Under load the WAL can grow to tens of MB between two
-  // complete checkpoints; once it starts over, the file is cut back to journal_size_limit.
-  if (auto r = (*db)->exec("PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=16777216"); !r) {
+  // comment for what that keeps. Under load the WAL grows to tens or hundreds of MB between
+  // two complete checkpoints. It is not cut back when it starts over (journal_size_limit):
+  // that truncation runs inside the next commit and held every queued send for 50-340 ms.
+  // The checkpointer cuts it back once the store is quiet instead.
+  if (auto r = (*db)->exec("PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=-1"); !r) {
     return r.error();
   }
 
@@ -103,7 +105,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   writer_options.max_queued = options.max_queued_writes;
   writer_options.before_batch = std::move(options.before_batch);
   if (!in_memory) {
-    auto checkpointer = sqlite::Checkpointer::open(path);
+    auto checkpointer = sqlite::Checkpointer::open(path, options.quiet_checkpoint_interval);
     if (!checkpointer) return checkpointer.error();
     store->checkpointer_ = std::move(*checkpointer);
     writer_options.on_wal_commit = [c = store->checkpointer_.get()](int pages) {
@@ -119,6 +121,12 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
 std::uint64_t SqliteStore::commits() const { return writer_->commits(); }
 
 std::size_t SqliteStore::queued_writes() { return writer_->queued(); }
+
+SqliteStore::TailCopies SqliteStore::tail_copies() const {
+  if (!checkpointer_) return {};
+  return {checkpointer_->tail_copies(), checkpointer_->incomplete_tail_copies(),
+          checkpointer_->wal_shrinks()};
+}
 
 // ---- routing -------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 // by one thread with group commit and read on a connection per I/O thread.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -35,6 +36,9 @@ struct SqliteOptions {
   std::size_t max_queued_writes = 10000;
   // Tests only: runs on the writer thread before it takes each batch (see Writer).
   std::function<void()> before_batch;
+  // How long without a checkpoint before the WAL is copied back anyway and, when a burst
+  // left it larger than 16 MiB, cut back (see Checkpointer). Shortened by tests.
+  std::chrono::milliseconds quiet_checkpoint_interval{10000};
 };
 
 // Writes: every operation that writes (start, check's commit, transition, take_token,
@@ -131,6 +135,15 @@ class SqliteStore final : public Store {
   std::size_t queued_writes();
   // Transactions the writer has committed (counted by SQLite's commit hook), for tests.
   std::uint64_t commits() const;
+  // The checkpointer's hand-offs to the writer (see Checkpointer), for tests: copies of
+  // the WAL's last frames, those that left frames behind, and quiet-time cuts of the WAL
+  // file. All 0 for an in-memory store.
+  struct TailCopies {
+    std::uint64_t done = 0;
+    std::uint64_t incomplete = 0;
+    std::uint64_t shrinks = 0;
+  };
+  TailCopies tail_copies() const;
 
  private:
   explicit SqliteStore(std::string path);
