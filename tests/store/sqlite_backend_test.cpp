@@ -914,8 +914,7 @@ TEST(SqliteStore, AWalLeftLargeByABurstIsCutBackOnceQuiet) {
   // connection of this process (the same in-memory WAL index, through unix-excl).
   {
     sqlite3* raw = nullptr;
-    ASSERT_EQ(sqlite3_open_v2(file.c_str(), &raw, SQLITE_OPEN_READWRITE, "unix-excl"),
-              SQLITE_OK);
+    ASSERT_EQ(sqlite3_open_v2(file.c_str(), &raw, SQLITE_OPEN_READWRITE, "unix-excl"), SQLITE_OK);
     sqlite3_busy_timeout(raw, 5000);
     ASSERT_EQ(sqlite3_exec(raw,
                            "PRAGMA wal_autocheckpoint=0; CREATE TABLE test_padding(x BLOB);"
