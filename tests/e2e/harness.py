@@ -271,6 +271,44 @@ class Api:
         return self.post(f"/v1/otp/{vid}/cancel", None, **kw)
 
 
+def posts_released_together(targets, timeout: float = 20.0) -> list:
+    """POSTs each (server, key, path, body) or (server, key, path, body, headers) on its own
+    connection: every connection is opened first, then a barrier releases all the requests
+    at the same moment. Returns [(status, parsed body)] in order; (None, error) for a
+    transport failure. Fails when a request hangs past `timeout`."""
+    results: list = [None] * len(targets)
+    barrier = threading.Barrier(len(targets))
+
+    def worker(i, server, key, path, body, headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
+        try:
+            conn.connect()
+            barrier.wait(timeout)
+            hdrs = {"Content-Type": "application/json", "Authorization": f"Bearer {key}",
+                    **(headers or {})}
+            conn.request("POST", path, body=json.dumps(body), headers=hdrs)
+            r = conn.getresponse()
+            data = r.read()
+            try:
+                parsed = json.loads(data)
+            except ValueError:
+                parsed = data
+            results[i] = (r.status, parsed)
+        except Exception as e:  # noqa: BLE001 - reported as a result
+            results[i] = (None, repr(e))
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=worker, args=(i, *t)) for i, t in enumerate(targets)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout + 5
+    for t in threads:
+        t.join(max(0.1, deadline - time.monotonic()))
+    assert not any(t.is_alive() for t in threads), "requests hung"
+    return results
+
+
 def assert_json(resp: Resp, status: int) -> dict:
     assert resp.status == status, f"expected {status}, got {resp!r}"
     assert media_type(resp.header("Content-Type")) == "application/json", resp

@@ -1,48 +1,16 @@
 """Atomic checks, sends and counters under concurrency (otpd's security guarantees):
 many threads, each on its own connection, released together by a barrier."""
 
-import http.client
-import json
-import threading
 import time
 from collections import Counter
 
-from harness import assert_problem, new_email, send_and_code, send_ok, status_of, wrong_code
+from harness import (assert_problem, new_email, posts_released_together, send_and_code, send_ok,
+                     status_of, wrong_code)
 
 
 def parallel_posts(server, key, requests, timeout=20.0):
-    """POSTs each (path, body, headers) on its own connection at the same moment.
-    Returns [(status, parsed body)] in request order; (None, error) for a transport failure."""
-    results = [None] * len(requests)
-    barrier = threading.Barrier(len(requests))
-
-    def worker(i, path, body, headers):
-        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
-        try:
-            conn.connect()
-            barrier.wait(timeout)
-            hdrs = {"Content-Type": "application/json", "Authorization": f"Bearer {key}", **(headers or {})}
-            conn.request("POST", path, body=json.dumps(body), headers=hdrs)
-            r = conn.getresponse()
-            data = r.read()
-            try:
-                parsed = json.loads(data)
-            except ValueError:
-                parsed = data
-            results[i] = (r.status, parsed)
-        except Exception as e:  # noqa: BLE001 - reported as a result
-            results[i] = (None, repr(e))
-        finally:
-            conn.close()
-
-    threads = [threading.Thread(target=worker, args=(i, *req)) for i, req in enumerate(requests)]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + timeout + 5
-    for t in threads:
-        t.join(max(0.1, deadline - time.monotonic()))
-    assert not any(t.is_alive() for t in threads), "requests hung"
-    return results
+    """POSTs each (path, body, headers) to `server` at the same moment (harness)."""
+    return posts_released_together([(server, key, *r) for r in requests], timeout)
 
 
 def test_parallel_right_checks_approve_exactly_once(server, acme, acme_hook):

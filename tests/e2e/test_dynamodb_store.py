@@ -4,20 +4,17 @@ one table keeping every guarantee between them (otpd's security guarantees)."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import pathlib
 import shutil
 import subprocess
 import sys
-import threading
-import time
 from collections import Counter
 
 import pytest
 
-from harness import (assert_json, assert_problem, assert_retry_after, new_email, run_to_exit,
-                     send_and_code, send_ok, status_of, wait_delivery, wrong_code)
+from harness import (assert_json, assert_problem, assert_retry_after, new_email,
+                     posts_released_together, run_to_exit, send_and_code, send_ok, status_of, wait_delivery, wrong_code)
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "support" / "dynamodb"))
 from dynamodb_local import AWS_ENV, CountingProxy, DynamoDbLocal, new_table  # noqa: E402
@@ -222,38 +219,9 @@ def pair(stack, ddb):
 
 
 def parallel_posts(servers, key, path, body, n, timeout=30.0):
-    """n POSTs released together by a barrier, each on its own connection, alternating between
-    `servers`. Returns [(status, parsed body)]; (None, error) for a transport failure."""
-    results = [None] * n
-    barrier = threading.Barrier(n)
-
-    def worker(i):
-        server = servers[i % len(servers)]
-        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
-        try:
-            conn.connect()
-            barrier.wait(timeout)
-            conn.request("POST", path, body=json.dumps(body),
-                         headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
-            r = conn.getresponse()
-            data = r.read()
-            try:
-                results[i] = (r.status, json.loads(data))
-            except ValueError:
-                results[i] = (r.status, data)
-        except Exception as e:  # noqa: BLE001 - reported as a result
-            results[i] = (None, repr(e))
-        finally:
-            conn.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + timeout + 5
-    for t in threads:
-        t.join(max(0.1, deadline - time.monotonic()))
-    assert not any(t.is_alive() for t in threads), "requests hung"
-    return results
+    """n POSTs released together, alternating between `servers` (harness)."""
+    return posts_released_together(
+        [(servers[i % len(servers)], key, path, body) for i in range(n)], timeout)
 
 
 def test_a_code_sent_through_one_instance_verifies_on_the_other(stack, pair):

@@ -3,16 +3,12 @@ state of their own, so every guarantee holds across them as it holds on one SQLi
 
 from __future__ import annotations
 
-import http.client
-import json
-import threading
-import time
 from collections import Counter
 
 import pytest
 
-from harness import (assert_json, assert_problem, assert_retry_after, new_email, send_and_code,
-                     send_ok, status_of, wrong_code)
+from harness import (assert_json, assert_problem, assert_retry_after, new_email,
+                     posts_released_together, send_and_code, send_ok, status_of, wrong_code)
 from redis_support import RedisDeployment, redis_overrides
 
 
@@ -30,38 +26,8 @@ def two_instances(stack, deployment, **policy):
 
 
 def parallel_posts(targets, timeout=20.0):
-    """POSTs each (server, key, path, body) on its own connection at the same moment.
-    Returns [(status, parsed body)] in order; (None, error) for a transport failure."""
-    results = [None] * len(targets)
-    barrier = threading.Barrier(len(targets))
-
-    def worker(i, server, key, path, body):
-        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
-        try:
-            conn.connect()
-            barrier.wait(timeout)
-            conn.request("POST", path, body=json.dumps(body),
-                         headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
-            r = conn.getresponse()
-            data = r.read()
-            try:
-                parsed = json.loads(data)
-            except ValueError:
-                parsed = data
-            results[i] = (r.status, parsed)
-        except Exception as e:  # noqa: BLE001 - reported as a result
-            results[i] = (None, repr(e))
-        finally:
-            conn.close()
-
-    threads = [threading.Thread(target=worker, args=(i, *t)) for i, t in enumerate(targets)]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + timeout + 5
-    for t in threads:
-        t.join(max(0.1, deadline - time.monotonic()))
-    assert not any(t.is_alive() for t in threads), "requests hung"
-    return results
+    """POSTs each (server, key, path, body) at the same moment (harness)."""
+    return posts_released_together(targets, timeout)
 
 
 def test_a_code_sent_through_one_instance_verifies_on_the_other(stack, deployment, acme_hook):
