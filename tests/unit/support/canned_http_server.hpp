@@ -1,7 +1,9 @@
 // A loopback HTTP server for channel and client tests: records each request's bytes and answers
-// every one with a canned response, closing the connection.
+// with a canned response, closing the connection. Given a script, it answers its n-th request
+// with the n-th response (the last one repeated), or, for an empty script, never answers.
 #pragma once
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -27,7 +29,10 @@ using asio::ip::tcp;
 class CannedServer {
  public:
   explicit CannedServer(std::string response)
-      : response_(std::move(response)),
+      : CannedServer(std::vector<std::string>{std::move(response)}) {}
+  // An empty script: never answer (read the request, then hold the connection open).
+  explicit CannedServer(std::vector<std::string> script)
+      : script_(std::move(script)),
         acceptor_(io_, tcp::endpoint(asio::ip::address_v4::loopback(), 0)) {
     asio::co_spawn(io_, accept_loop(), asio::detached);
     thread_ = std::thread([this] { io_.run(); });
@@ -36,7 +41,11 @@ class CannedServer {
     io_.stop();
     thread_.join();
   }
+  CannedServer(const CannedServer&) = delete;
+  CannedServer& operator=(const CannedServer&) = delete;
+
   unsigned short port() const { return acceptor_.local_endpoint().port(); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port()); }
   std::vector<std::string> requests() {
     std::lock_guard lock(mu_);
     return requests_;
@@ -74,17 +83,23 @@ class CannedServer {
         break;
       }
     }
+    std::string response;
     {
       std::lock_guard lock(mu_);
       requests_.push_back(data);
+      if (!script_.empty()) response = script_[std::min(requests_.size(), script_.size()) - 1];
     }
-    co_await asio::async_write(socket, asio::buffer(response_),
-                               asio::as_tuple(asio::use_awaitable));
+    if (script_.empty()) {
+      // Silent: hold the connection until the client gives up or the server stops.
+      co_await socket.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
+      co_return;
+    }
+    co_await asio::async_write(socket, asio::buffer(response), asio::as_tuple(asio::use_awaitable));
     boost::system::error_code ignored;
     socket.shutdown(tcp::socket::shutdown_both, ignored);
   }
 
-  std::string response_;
+  const std::vector<std::string> script_;
   asio::io_context io_;
   tcp::acceptor acceptor_;
   std::thread thread_;
