@@ -890,13 +890,15 @@ TEST(SqliteStore, TheWritersCopyOfTheLastFramesIsNeverCutShort) {
   // an optimised build). A build too slow to outrun the checkpointer (the sanitizers')
   // never needs a tail copy: then there is nothing to check.
   constexpr std::uint64_t kTails = 2;
-  const int starts = steady_starts(*store, std::chrono::seconds(15),
-                                   [&] { return store->tail_copies().done >= kTails; });
-  const auto tails = store->tail_copies();
-  if (tails.done == 0) {
+  const int starts = steady_starts(*store, std::chrono::seconds(15), [&] {
+    return store->checkpoint_counts().tail_copies >= kTails;
+  });
+  const auto counts = store->checkpoint_counts();
+  if (counts.tail_copies == 0) {
     GTEST_SKIP() << starts << " starts in 15 s never outran the background checkpoint";
   }
-  EXPECT_EQ(tails.incomplete, 0u) << "copies of the last frames cut short, of " << tails.done;
+  EXPECT_EQ(counts.incomplete_tail_copies, 0u)
+      << "copies of the last frames cut short, of " << counts.tail_copies;
 }
 
 // The WAL file is not cut back inside a commit (that held the commit's sends for 50 to
@@ -925,7 +927,7 @@ TEST(SqliteStore, AWalLeftLargeByABurstIsCutBackOnceQuiet) {
   }
   ASSERT_GT(fs::file_size(wal), 24u << 20);
 
-  EXPECT_TRUE(eventually([&] { return store->tail_copies().shrinks >= 1; }));
+  EXPECT_TRUE(eventually([&] { return store->checkpoint_counts().wal_shrinks >= 1; }));
   EXPECT_LE(fs::file_size(wal), 16u << 20);
   // Nothing was lost, and the store goes on.
   ASSERT_EQ(started(*store, simple_start("v2", kNow, "r2")), SendVerdict::kStart);

@@ -122,7 +122,7 @@ std::uint64_t SqliteStore::commits() const { return writer_->commits(); }
 
 std::size_t SqliteStore::queued_writes() { return writer_->queued(); }
 
-SqliteStore::TailCopies SqliteStore::tail_copies() const {
+SqliteStore::CheckpointCounts SqliteStore::checkpoint_counts() const {
   if (!checkpointer_) return {};
   return {checkpointer_->tail_copies(), checkpointer_->incomplete_tail_copies(),
           checkpointer_->wal_shrinks()};

@@ -138,12 +138,12 @@ class SqliteStore final : public Store {
   // The checkpointer's hand-offs to the writer (see Checkpointer), for tests: copies of
   // the WAL's last frames, those that left frames behind, and quiet-time cuts of the WAL
   // file. All 0 for an in-memory store.
-  struct TailCopies {
-    std::uint64_t done = 0;
-    std::uint64_t incomplete = 0;
-    std::uint64_t shrinks = 0;
+  struct CheckpointCounts {
+    std::uint64_t tail_copies = 0;
+    std::uint64_t incomplete_tail_copies = 0;
+    std::uint64_t wal_shrinks = 0;
   };
-  TailCopies tail_copies() const;
+  CheckpointCounts checkpoint_counts() const;
 
  private:
   explicit SqliteStore(std::string path);
