@@ -138,7 +138,7 @@ Task<Outcome<Started>> OtpService::send(const Tenant& tenant, SendCommand comman
   store::StartRequest request;
   core::Verification& v = request.verification;
   v.tenant = tenant.id;
-  v.id = core::new_verification_id(rng_, command.id_style);
+  v.id = core::new_verification_id(rng_, command.id_style, now);
   request.history = keyring_.recipient_hash_candidates(tenant.id, recipient->canonical);
   v.recipient = request.history.front();
   v.masked_to = core::mask_recipient(*recipient);

@@ -181,9 +181,9 @@ std::string base64_encode(std::string_view data) {
   return out;
 }
 
-std::string base64url_encode(std::string_view data) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+namespace {
+
+std::string base64_unpadded(std::string_view data, const char (&alphabet)[65]) {
   std::string out;
   out.reserve((data.size() * 4 + 2) / 3);
   std::size_t i = 0;
@@ -192,20 +192,32 @@ std::string base64url_encode(std::string_view data) {
         (static_cast<std::uint32_t>(static_cast<unsigned char>(data[i])) << 16) |
         (static_cast<std::uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8) |
         static_cast<std::uint32_t>(static_cast<unsigned char>(data[i + 2]));
-    out.push_back(kAlphabet[(v >> 18) & 0x3f]);
-    out.push_back(kAlphabet[(v >> 12) & 0x3f]);
-    out.push_back(kAlphabet[(v >> 6) & 0x3f]);
-    out.push_back(kAlphabet[v & 0x3f]);
+    out.push_back(alphabet[(v >> 18) & 0x3f]);
+    out.push_back(alphabet[(v >> 12) & 0x3f]);
+    out.push_back(alphabet[(v >> 6) & 0x3f]);
+    out.push_back(alphabet[v & 0x3f]);
   }
   const std::size_t rest = data.size() - i;
   if (rest > 0) {
     std::uint32_t v = static_cast<std::uint32_t>(static_cast<unsigned char>(data[i])) << 16;
     if (rest == 2) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8;
-    out.push_back(kAlphabet[(v >> 18) & 0x3f]);
-    out.push_back(kAlphabet[(v >> 12) & 0x3f]);
-    if (rest == 2) out.push_back(kAlphabet[(v >> 6) & 0x3f]);
+    out.push_back(alphabet[(v >> 18) & 0x3f]);
+    out.push_back(alphabet[(v >> 12) & 0x3f]);
+    if (rest == 2) out.push_back(alphabet[(v >> 6) & 0x3f]);
   }
   return out;
+}
+
+}  // namespace
+
+std::string base64url_encode(std::string_view data) {
+  return base64_unpadded(data,
+                         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+}
+
+std::string sortable_base64url_encode(std::string_view data) {
+  return base64_unpadded(data,
+                         "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz");
 }
 
 std::string aes_gcm_seal(std::string_view key32, std::string_view plaintext, std::string_view aad,

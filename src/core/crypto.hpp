@@ -21,6 +21,9 @@ bool constant_time_equal(std::string_view a, std::string_view b);
 std::string hex_encode(std::string_view bytes);
 std::optional<std::string> hex_decode(std::string_view hex);
 std::string base64url_encode(std::string_view bytes);  // no padding
+// The same 64 URL-safe characters, no padding, but assigned in ASCII order ('-', digits,
+// upper case, '_', lower case), so that encodings of equal length sort as their bytes do.
+std::string sortable_base64url_encode(std::string_view bytes);
 // RFC 4648 base64 with padding (HTTP Basic auth, SMTP AUTH, MIME bodies).
 std::string base64_encode(std::string_view bytes);
 

@@ -1,6 +1,8 @@
 // Wire names of a verification's status and delivery status.
 #include "core/verification.hpp"
 
+#include <cstdint>
+
 #include "core/crypto.hpp"
 
 namespace otpd::core {
@@ -55,13 +57,21 @@ bool parse_delivery_status(std::string_view text, DeliveryStatus& out) {
   return false;
 }
 
-VerificationId new_verification_id(RandomSource& rng) {
-  return VerificationId("v_" + base64url_encode(random_bytes(rng, 16)));
+VerificationId new_verification_id(RandomSource& rng, TimePoint now) {
+  constexpr std::size_t kTimeBytes = 6;  // 48 bits of milliseconds: until the year 10889
+  constexpr std::size_t kRandomBytes = 18;
+  const auto ms = static_cast<std::uint64_t>(to_unix_ms(now));
+  std::string bytes(kTimeBytes, '\0');
+  for (std::size_t i = 0; i < kTimeBytes; ++i) {
+    bytes[i] = static_cast<char>((ms >> (8 * (kTimeBytes - 1 - i))) & 0xff);
+  }
+  bytes += random_bytes(rng, kRandomBytes);
+  return VerificationId("v_" + sortable_base64url_encode(bytes));
 }
 
-VerificationId new_verification_id(RandomSource& rng, IdStyle style) {
+VerificationId new_verification_id(RandomSource& rng, IdStyle style, TimePoint now) {
   if (style == IdStyle::kTwilio) return VerificationId("VE" + hex_encode(random_bytes(rng, 16)));
-  return new_verification_id(rng);
+  return new_verification_id(rng, now);
 }
 
 }  // namespace otpd::core

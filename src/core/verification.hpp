@@ -49,15 +49,20 @@ struct Verification {
   int attempts_remaining() const { return attempts >= max_attempts ? 0 : max_attempts - attempts; }
 };
 
-// A fresh id: "v_" then 128 random bits in base64url. The prefix keeps the first character a
-// letter, so an id is never mistaken for a command-line option (base64url starts with '-' one
-// time in 64) and reads as a verification id wherever it is pasted.
-VerificationId new_verification_id(RandomSource& rng);
+// A fresh id: "v_", then the creation time and 144 random bits in sortable base64url (32
+// characters). The time comes first, in milliseconds, so ids made close together sort close
+// together: a store's index of ids then takes each new one near the last instead of on a
+// random page, which on SQLite is one random B-tree page fewer written per send. The time
+// adds nothing a holder of the id could not read from the verification's created_at; the
+// random bits keep ids unguessable and distinct. The prefix keeps the first character a
+// letter, so an id is never mistaken for a command-line option and reads as a
+// verification id wherever it is pasted.
+VerificationId new_verification_id(RandomSource& rng, TimePoint now);
 
 // Which form a new verification's id takes. kTwilio is "VE" and 128 random bits in 32
 // lower-case hex digits: a Twilio Verification SID, so the Twilio-compatible API can hand the
 // id out as its `sid` unchanged (and GET /v1/otp/VE... finds the same verification).
 enum class IdStyle { kOtpd, kTwilio };
-VerificationId new_verification_id(RandomSource& rng, IdStyle style);
+VerificationId new_verification_id(RandomSource& rng, IdStyle style, TimePoint now);
 
 }  // namespace otpd::core

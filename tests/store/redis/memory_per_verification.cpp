@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
     store::StartRequest r;
     auto& v = r.verification;
     v.tenant = core::TenantId("acme");
-    v.id = core::new_verification_id(rng);
+    v.id = core::new_verification_id(rng, t0);
     v.recipient = core::RecipientHash(hex(rng, 32));
     v.masked_to = "a***@example.com";
     v.channel = core::ChannelKind::kEmail;

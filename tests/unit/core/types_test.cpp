@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/clock.hpp"
+#include "core/crypto.hpp"
 #include "core/verification.hpp"
 #include "fake_random.hpp"
 
@@ -85,22 +86,52 @@ TEST(StrongString, ComparesByValue) {
   EXPECT_EQ(VerificationId("x").str(), "x");
 }
 
-// 0xF8 is 111110 in its top bits: bare base64url would start with '-', which a command line
-// reads as an option (CI once failed on exactly that, one send in 64).
-TEST(VerificationIdGeneration, NeverStartsWithAnOptionCharacter) {
+// The time is in the id, but never instead of randomness: 144 random bits follow it.
+TEST(VerificationIdGeneration, StartsWithTheLetterPrefixThenTimeAndRandomBits) {
   testing::ScriptedRandom dash_first({0xF8, 0xFF});
-  const VerificationId id = new_verification_id(dash_first);
+  const VerificationId id = new_verification_id(dash_first, from_unix_ms(0));
   EXPECT_EQ(id.str().rfind("v_", 0), 0u) << id.str();
-  EXPECT_EQ(dash_first.drawn(), 16u);  // 128 random bits behind the prefix
-  EXPECT_EQ(id.str().size(), 2u + 22u);
-  EXPECT_EQ(id.str().substr(2, 1), "-");
+  EXPECT_EQ(dash_first.drawn(), 18u);
+  EXPECT_EQ(id.str().size(), 2u + 32u);
+  // Time 0 is six zero bytes: eight of the smallest character.
+  EXPECT_EQ(id.str().substr(2, 8), "--------");
+}
+
+// Ids made later sort after ids made earlier, whatever their random bits: a store's index
+// of ids then appends instead of writing a random page.
+TEST(VerificationIdGeneration, IdsSortByTheirCreationTime) {
+  OpenSslRandom rng;
+  const long long base = 1'796'000'000'000;  // a time in 2026
+  std::string previous;
+  for (long long step : {0LL, 1LL, 2LL, 63LL, 64LL, 65LL, 4096LL, 1'000'000LL, 86'400'000LL}) {
+    const std::string id = new_verification_id(rng, from_unix_ms(base + step)).str();
+    EXPECT_LT(previous, id) << "after " << step << " ms";
+    previous = id;
+  }
+}
+
+TEST(SortableBase64url, SortsAsItsBytesAndUsesTheBase64urlCharacters) {
+  OpenSslRandom rng;
+  const std::string url_safe =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  for (int i = 0; i < 500; ++i) {
+    const std::string a = random_bytes(rng, 1 + i % 20);
+    const std::string b = random_bytes(rng, a.size());
+    const std::string ea = sortable_base64url_encode(a);
+    const std::string eb = sortable_base64url_encode(b);
+    EXPECT_EQ(ea.size(), base64url_encode(a).size());
+    EXPECT_EQ(a < b, ea < eb) << ea << " " << eb;
+    EXPECT_EQ(ea.find_first_not_of(url_safe), std::string::npos) << ea;
+  }
+  EXPECT_EQ(sortable_base64url_encode(std::string(3, '\0')), "----");
+  EXPECT_EQ(sortable_base64url_encode(std::string(3, '\xff')), "zzzz");
 }
 
 TEST(VerificationIdGeneration, IdsAreUrlSafeAndDistinct) {
   OpenSslRandom rng;
   std::set<std::string> seen;
   for (int i = 0; i < 2000; ++i) {
-    const std::string id = new_verification_id(rng).str();
+    const std::string id = new_verification_id(rng, from_unix_ms(1'796'000'000'000)).str();
     ASSERT_TRUE(std::isalpha(static_cast<unsigned char>(id[0]))) << id;
     for (char c : id) {
       ASSERT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') << id;
