@@ -211,13 +211,11 @@ std::string base64_unpadded(std::string_view data, const char (&alphabet)[65]) {
 }  // namespace
 
 std::string base64url_encode(std::string_view data) {
-  return base64_unpadded(data,
-                         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+  return base64_unpadded(data, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
 }
 
 std::string sortable_base64url_encode(std::string_view data) {
-  return base64_unpadded(data,
-                         "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz");
+  return base64_unpadded(data, "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz");
 }
 
 std::string aes_gcm_seal(std::string_view key32, std::string_view plaintext, std::string_view aad,

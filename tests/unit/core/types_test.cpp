@@ -112,8 +112,7 @@ TEST(VerificationIdGeneration, IdsSortByTheirCreationTime) {
 
 TEST(SortableBase64url, SortsAsItsBytesAndUsesTheBase64urlCharacters) {
   OpenSslRandom rng;
-  const std::string url_safe =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const std::string url_safe = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   for (int i = 0; i < 500; ++i) {
     const std::string a = random_bytes(rng, 1 + i % 20);
     const std::string b = random_bytes(rng, a.size());
