@@ -5,15 +5,15 @@
 
 namespace otpd::core {
 
-std::string format_rfc3339(TimePoint t) {
+std::string format_rfc3339(TimePoint t) { return std::string(Rfc3339(t).view()); }
+
+Rfc3339::Rfc3339(TimePoint t) {
   const auto ms = to_unix_ms(t);
   // Floor towards minus infinity so pre-epoch times still format correctly.
   std::time_t secs = static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  size_ = std::strftime(text_, sizeof text_, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 }  // namespace otpd::core

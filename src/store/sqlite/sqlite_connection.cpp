@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <string>
 
+#include "store/sqlite/sqlite_memory.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 namespace otpd::store::sqlite {
@@ -105,6 +106,7 @@ Connection::~Connection() {
 }
 
 Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, Role role) {
+  use_cached_allocator();
   sqlite3* db = nullptr;
   // Read-write even for readers: the unix-excl VFS keeps a read-only connection on the
   // system's file locks, which is what it is chosen to avoid. query_only refuses writes.
