@@ -59,7 +59,7 @@ bool parse_delivery_status(std::string_view text, DeliveryStatus& out) {
 
 VerificationId new_verification_id(RandomSource& rng, TimePoint now) {
   constexpr std::size_t kTimeBytes = 6;  // 48 bits of milliseconds: until the year 10889
-  constexpr std::size_t kRandomBytes = 18;
+  constexpr std::size_t kRandomBytes = 12;
   const auto ms = static_cast<std::uint64_t>(to_unix_ms(now));
   std::string bytes(kTimeBytes, '\0');
   for (std::size_t i = 0; i < kTimeBytes; ++i) {

@@ -49,7 +49,7 @@ struct Verification {
   int attempts_remaining() const { return attempts >= max_attempts ? 0 : max_attempts - attempts; }
 };
 
-// A fresh id: "v_", then the creation time and 144 random bits in sortable base64url (32
+// A fresh id: "v_", then the creation time and 96 random bits in sortable base64url (24
 // characters). The time comes first, in milliseconds, so ids made close together sort close
 // together: a store's index of ids then takes each new one near the last instead of on a
 // random page, which on SQLite is one random B-tree page fewer written per send. The time

@@ -6,12 +6,16 @@
 #include <bit>
 #include <cstring>
 
+#include "core/crypto.hpp"
+
 namespace otpd::store::redis {
 namespace {
 
 constexpr std::uint8_t kAsGiven = 0;
 constexpr std::uint8_t kPacked = 1;
 constexpr std::uint8_t kPackedTwilio = 2;  // "VE" and 32 lower-case hex digits, as 16 bytes
+constexpr std::uint8_t kPackedTimed = 3;   // "v_" and 24 sortable base64url digits, as 18 bytes
+constexpr std::size_t kTimedIdBytes = 18;
 constexpr long long kMaxExpiry = (1LL << 48) - 1;
 
 constexpr char kHexDigits[] = "0123456789abcdef";
@@ -29,6 +33,16 @@ int base64url_value(char c) {
   if (c >= '0' && c <= '9') return c - '0' + 52;
   if (c == '-') return 62;
   if (c == '_') return 63;
+  return -1;
+}
+
+// The digit values of core::sortable_base64url_encode: the 64 characters in ASCII order.
+int sortable_base64url_value(char c) {
+  if (c == '-') return 0;
+  if (c >= '0' && c <= '9') return c - '0' + 1;
+  if (c >= 'A' && c <= 'Z') return c - 'A' + 11;
+  if (c == '_') return 37;
+  if (c >= 'a' && c <= 'z') return c - 'a' + 38;
   return -1;
 }
 
@@ -183,6 +197,22 @@ std::string pack_id(std::string_view id) {
     }
     return out;
   }
+  if (id.size() == 2 + kTimedIdBytes / 3 * 4 && id.starts_with("v_")) {
+    // 24 bytes are exactly 32 digits: every spelling is canonical.
+    std::string out(1, static_cast<char>(kPackedTimed));
+    for (std::size_t i = 2; i < id.size(); i += 4) {
+      std::uint32_t group = 0;
+      for (std::size_t k = 0; k < 4; ++k) {
+        const int v = sortable_base64url_value(id[i + k]);
+        if (v < 0) return as_given(id);
+        group = (group << 6) | static_cast<std::uint32_t>(v);
+      }
+      out += static_cast<char>(group >> 16);
+      out += static_cast<char>((group >> 8) & 0xff);
+      out += static_cast<char>(group & 0xff);
+    }
+    return out;
+  }
   if (id.size() != 24 || !id.starts_with("v_")) return as_given(id);
   std::array<unsigned char, 16> bytes{};
   std::uint32_t acc = 0;
@@ -217,6 +247,9 @@ std::string unpack_id(std::string_view packed) {
       out += kHexDigits[static_cast<unsigned char>(c) & 0xf];
     }
     return out;
+  }
+  if (tag == kPackedTimed && packed.size() == kTimedIdBytes) {
+    return "v_" + core::sortable_base64url_encode(packed);
   }
   if (tag != kPacked || packed.size() != 16) return std::string(packed);
   return "v_" + base64url_16(reinterpret_cast<const unsigned char*>(packed.data()));

@@ -66,8 +66,10 @@ std::optional<long long> expiry_of(std::string_view value);
 std::string pack_hex(std::string_view text);
 std::string unpack_hex(std::string_view packed);
 
-// A verification id otpd makes is "v_" and 22 base64url characters (128 bits): 16 bytes
-// when packed; anything else is kept as given, with the same tagging as pack_hex.
+// A verification id otpd makes is "v_" and 24 sortable base64url characters (time and
+// random bits): 18 bytes when packed. So are the older "v_" and 22 base64url characters
+// (16 bytes) and the Twilio form "VE" and 32 hex digits (16 bytes); anything else is kept
+// as given, with the same tagging as pack_hex.
 std::string pack_id(std::string_view id);
 std::string unpack_id(std::string_view packed);
 

@@ -86,13 +86,13 @@ TEST(StrongString, ComparesByValue) {
   EXPECT_EQ(VerificationId("x").str(), "x");
 }
 
-// The time is in the id, but never instead of randomness: 144 random bits follow it.
+// The time is in the id, but never instead of randomness: 96 random bits follow it.
 TEST(VerificationIdGeneration, StartsWithTheLetterPrefixThenTimeAndRandomBits) {
   testing::ScriptedRandom dash_first({0xF8, 0xFF});
   const VerificationId id = new_verification_id(dash_first, from_unix_ms(0));
   EXPECT_EQ(id.str().rfind("v_", 0), 0u) << id.str();
-  EXPECT_EQ(dash_first.drawn(), 18u);
-  EXPECT_EQ(id.str().size(), 2u + 32u);
+  EXPECT_EQ(dash_first.drawn(), 12u);
+  EXPECT_EQ(id.str().size(), 2u + 24u);
   // Time 0 is six zero bytes: eight of the smallest character.
   EXPECT_EQ(id.str().substr(2, 8), "--------");
 }

@@ -58,6 +58,13 @@ TEST(RedisBytes, PackedFormsRoundTripAndAreTakenOnlyWhenExact) {
   const std::string id = "v_oN_1IsI9AnGLzkWY56dR6A";
   EXPECT_EQ(pack_id(id).size(), 17u);
   EXPECT_EQ(unpack_id(pack_id(id)), id);
+  const std::string timed_id = "v_-Pc6NJMxpPxS0hs8ZfwBHSMx";
+  EXPECT_EQ(pack_id(timed_id).size(), 19u);
+  EXPECT_EQ(unpack_id(pack_id(timed_id)), timed_id);
+  for (const std::string& edge : {"v_" + std::string(24, '-'), "v_" + std::string(24, 'z')}) {
+    EXPECT_EQ(pack_id(edge).size(), 19u) << edge;
+    EXPECT_EQ(unpack_id(pack_id(edge)), edge);
+  }
   const std::string twilio_id = "VE0123456789abcdef0123456789abcdef";
   EXPECT_EQ(pack_id(twilio_id).size(), 17u);
   EXPECT_EQ(unpack_id(pack_id(twilio_id)), twilio_id);
@@ -65,7 +72,8 @@ TEST(RedisBytes, PackedFormsRoundTripAndAreTakenOnlyWhenExact) {
   for (const std::string& text :
        {std::string("v_oN_1IsI9AnGLzkWY56dR6B"), std::string("vrf_1_9f2c4e"),
         std::string("VE0123456789ABCDEF0123456789abcdef"), std::string("VE0123"),
-        std::string("v_short"), std::string("v_oN_1IsI9AnGLzkWY56dR6!")}) {
+        std::string("v_short"), std::string("v_oN_1IsI9AnGLzkWY56dR6!"),
+        std::string("v_-Pc6NJMxpPxS0hs8ZfwBHSM!")}) {
     EXPECT_EQ(unpack_id(pack_id(text)), text) << text;
   }
 }
