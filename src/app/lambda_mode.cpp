@@ -13,6 +13,7 @@
 #include "app/commands.hpp"
 #include "app/process.hpp"
 #include "config/config.hpp"
+#include "core/crypto.hpp"
 #include "lambda/runtime.hpp"
 #include "lambda/runtime_client.hpp"
 #include "obs/log.hpp"
@@ -138,6 +139,7 @@ int run_lambda(const LambdaOptions& options) {
     return 1;
   }
   use_system_ca_bundle();
+  const std::jthread crypto_warm_up = core::warm_up_crypto();
   try {
     const config::Config config = load(options);
     check_lambda_config(config);

@@ -114,6 +114,7 @@ int serve(const ServeOptions& options) {
   // A file-size limit (or a full quota) must fail the write that meets it, which the store
   // answers as unavailable, rather than kill the process with SIGXFSZ.
   std::signal(SIGXFSZ, SIG_IGN);
+  const std::jthread crypto_warm_up = core::warm_up_crypto();
   try {
     const config::Config config = load(options.config_path);
     const auto listen = config::parse_listen(config.listen, "listen");

@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
+#include <openssl/rand.h>
 
 #include <array>
 #include <climits>
@@ -300,6 +301,20 @@ std::optional<std::string> aes_gcm_open(std::string_view key32, std::string_view
     return std::nullopt;
   }
   return out;
+}
+
+std::jthread warm_up_crypto() {
+  return std::jthread([] {
+    // A failure here is left for the real use to report, where it can be answered.
+    try {
+      OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, nullptr);
+      unsigned char byte = 0;
+      if (RAND_bytes(&byte, 1) != 1) return;
+      hkdf_sha256("warm-up", "otpd", 32);
+      hmac_sha256("warm-up", "otpd");
+    } catch (...) {
+    }
+  });
 }
 
 }  // namespace otpd::core

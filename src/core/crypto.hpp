@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "core/random.hpp"
 
@@ -12,6 +13,13 @@ namespace otpd::core {
 // Raw 32-byte digests as strings of bytes.
 std::string sha256(std::string_view data);
 std::string hmac_sha256(std::string_view key, std::string_view data);
+// Starts OpenSSL's one-time set-up on a thread of its own (its configuration file,
+// providers, the random generator, the HMAC and HKDF implementations), which then overlaps
+// reading the config, binding the listener and opening the store at a cold start. The
+// returned thread ends when that is done; joining it is never needed for correctness,
+// since OpenSSL sets itself up once and a first use elsewhere meanwhile waits for it.
+std::jthread warm_up_crypto();
+
 // RFC 5869 HKDF-SHA256 with an empty salt; `info` separates the derived keys' purposes.
 std::string hkdf_sha256(std::string_view input_key, std::string_view info, std::size_t length);
 

@@ -198,7 +198,7 @@ std::string pack_id(std::string_view id) {
     return out;
   }
   if (id.size() == 2 + kTimedIdBytes / 3 * 4 && id.starts_with("v_")) {
-    // 24 bytes are exactly 32 digits: every spelling is canonical.
+    // 18 bytes are exactly 24 digits: every spelling is canonical.
     std::string out(1, static_cast<char>(kPackedTimed));
     for (std::size_t i = 2; i < id.size(); i += 4) {
       std::uint32_t group = 0;
@@ -253,6 +253,20 @@ std::string unpack_id(std::string_view packed) {
   }
   if (tag != kPacked || packed.size() != 16) return std::string(packed);
   return "v_" + base64url_16(reinterpret_cast<const unsigned char*>(packed.data()));
+}
+
+std::size_t packed_hex_size(std::uint8_t tag) { return tag == kPacked ? 32 : 0; }
+
+std::size_t packed_id_size(std::uint8_t tag) {
+  switch (tag) {
+    case kPacked:
+    case kPackedTwilio:
+      return 16;
+    case kPackedTimed:
+      return kTimedIdBytes;
+    default:
+      return 0;
+  }
 }
 
 std::uint64_t fnv1a(std::string_view bytes) {

@@ -48,6 +48,8 @@ class ByteReader {
 
   bool failed() const { return failed_; }
   bool at_end() const { return pos_ == in_.size(); }
+  // For a decoder that meets a value it cannot read: failed() from now on.
+  void fail() { failed_ = true; }
 
  private:
   std::string_view take(std::size_t n);
@@ -72,6 +74,10 @@ std::string unpack_hex(std::string_view packed);
 // as given, with the same tagging as pack_hex.
 std::string pack_id(std::string_view id);
 std::string unpack_id(std::string_view packed);
+// How many bytes follow the tag of a packed form (tag 0, text as given, has a length
+// instead): 0 for a tag that form never has.
+std::size_t packed_hex_size(std::uint8_t tag);
+std::size_t packed_id_size(std::uint8_t tag);
 
 // FNV-1a, 64 bits: which bucket or group a key falls in. Stable across versions and
 // platforms, since stored data is placed by it.

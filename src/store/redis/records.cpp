@@ -45,8 +45,9 @@ TimePoint at(long long unix_ms) { return core::from_unix_ms(unix_ms); }
 
 // A packed hash or id (bytes.hpp): its tag says whether a fixed size or a length follows.
 void write_packed(ByteWriter& w, const std::string& packed) {
-  // Tags 1 and 2 are the packed forms (a fixed size); 0 is the text as given.
-  if (!packed.empty() && (packed[0] == 1 || packed[0] == 2)) {
+  // A non-zero tag is a packed form, whose size the tag and the field tell (see bytes.hpp);
+  // 0 is the text as given, written with its length.
+  if (!packed.empty() && packed[0] != 0) {
     w.raw(packed);
   } else {
     w.byte(0);
@@ -54,14 +55,19 @@ void write_packed(ByteWriter& w, const std::string& packed) {
   }
 }
 
-std::string read_packed(ByteReader& r, std::size_t packed_size) {
+// `packed_size(tag)`: the bytes after a packed form's tag, 0 for a tag the field never has.
+template <typename SizeOfTag>
+std::string read_packed(ByteReader& r, SizeOfTag packed_size) {
   const std::uint8_t tag = r.byte();
-  if (tag == 1 || tag == 2) {
-    std::string out(1, static_cast<char>(tag));
-    for (std::size_t i = 0; i < packed_size; ++i) out += static_cast<char>(r.byte());
-    return out;
+  if (tag == 0) return std::string(1, '\0') + r.bytes();
+  const std::size_t size = packed_size(tag);
+  if (size == 0) {
+    r.fail();
+    return {};
   }
-  return std::string(1, '\0') + r.bytes();
+  std::string out(1, static_cast<char>(tag));
+  for (std::size_t i = 0; i < size; ++i) out += static_cast<char>(r.byte());
+  return out;
 }
 
 void write_verification(ByteWriter& w, const Verification& v) {
@@ -96,10 +102,10 @@ bool read_verification(ByteReader& r, Verification& v) {
   v.alphabet = static_cast<core::Alphabet>((kinds >> 5) & 0x1);
   v.channel = static_cast<core::ChannelKind>((kinds >> 6) & 0x3);
   const std::uint8_t flags = r.byte();
-  v.id = core::VerificationId(unpack_id(read_packed(r, 16)));
+  v.id = core::VerificationId(unpack_id(read_packed(r, packed_id_size)));
   v.masked_to = r.bytes();
   v.code_length = static_cast<int>(r.varint());
-  v.code_hash = unpack_hex(read_packed(r, 32));
+  v.code_hash = unpack_hex(read_packed(r, packed_hex_size));
   v.attempts = static_cast<int>(r.varint());
   v.max_attempts = static_cast<int>(r.varint());
   const long long created = r.signed_varint();
@@ -226,7 +232,7 @@ store::Result<JobRecord> decode_job(std::string_view value) {
   job.channel = static_cast<core::ChannelKind>(channel);
   job.attempts = static_cast<int>(r.varint());
   job.expires_at = at(r.signed_varint());
-  job.recipient = core::RecipientHash(unpack_hex(read_packed(r, 32)));
+  job.recipient = core::RecipientHash(unpack_hex(read_packed(r, packed_hex_size)));
   if (r.failed()) return corrupt();
   job.sealed = std::string(r.rest());
   return job;
@@ -246,7 +252,7 @@ store::Result<core::RecipientHash> decode_index(std::string_view value) {
   ByteReader r(value);
   r.expiry();
   if (r.byte() != kIndexFormat) return corrupt();
-  core::RecipientHash recipient(unpack_hex(read_packed(r, 32)));
+  core::RecipientHash recipient(unpack_hex(read_packed(r, packed_hex_size)));
   if (r.failed() || !r.at_end()) return corrupt();
   return recipient;
 }
@@ -274,7 +280,7 @@ store::Result<IdempotencyEntry> decode_idempotency(std::string_view value,
   entry.pending = r.byte() != 0;
   entry.record.request_hash = r.bytes();
   entry.record.keep_until = at(r.signed_varint());
-  core::RecipientHash recipient(unpack_hex(read_packed(r, 32)));
+  core::RecipientHash recipient(unpack_hex(read_packed(r, packed_hex_size)));
   if (!read_verification(r, entry.record.first) || !r.at_end()) return corrupt();
   entry.record.first.tenant = tenant;
   entry.record.first.recipient = std::move(recipient);

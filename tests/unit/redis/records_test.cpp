@@ -7,6 +7,8 @@
 
 #include <set>
 
+#include "core/random.hpp"
+#include "core/verification.hpp"
 #include "store/redis/bytes.hpp"
 #include "store/redis/key_schema.hpp"
 #include "store/redis/slot.hpp"
@@ -112,15 +114,21 @@ TEST(RedisRecords, ARecipientRecordRoundTrips) {
   plain.channel = core::ChannelKind::kConsole;
   plain.alphabet = core::Alphabet::kDigits;
   record.verifications.push_back(plain);
+  // An id as the service makes it today: the time, then random bits (packed to 18 bytes).
+  core::OpenSslRandom rng;
+  Verification timed = sample();
+  timed.id = core::new_verification_id(rng, from_unix_ms(1'900'000'000'000));
+  record.verifications.push_back(timed);
   record.failures = {from_unix_ms(1'900'000'000'000), from_unix_ms(1'900'000'001'000)};
 
   const std::string value = encode_record(record);
   EXPECT_EQ(expiry_of(value), core::to_unix_ms(record.expires_at()));
   auto decoded = decode_record(value, core::TenantId("acme"), core::RecipientHash(kHash));
   ASSERT_TRUE(decoded);
-  ASSERT_EQ(decoded->verifications.size(), 2u);
+  ASSERT_EQ(decoded->verifications.size(), 3u);
   expect_same(decoded->verifications[0], record.verifications[0]);
   expect_same(decoded->verifications[1], record.verifications[1]);
+  expect_same(decoded->verifications[2], record.verifications[2]);
   EXPECT_EQ(decoded->failures, record.failures);
 }
 
