@@ -6,7 +6,7 @@ loader included.
 Why bundled rather than static: a static glibc binary still loads NSS modules of its own
 glibc version at run time for getaddrinfo (the AWS endpoints need DNS), which Amazon Linux
 2023 (glibc 2.34) does not have; and the libraries shipped are exactly the Debian 12 builds
-(OpenSSL, SQLite; a release build links libstdc++, Boost, hiredis and toml++ in) the test
+(libstdc++, OpenSSL, SQLite, toml++; a release build links Boost and hiredis in) the test
 suite ran against. glibc 2.36 has its `files`
 and `dns` NSS modules inside libc, so name resolution needs nothing from the host but
 /etc/resolv.conf. The binary's interpreter is set to /var/task/lib/ld-linux-*.so (where
