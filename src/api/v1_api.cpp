@@ -30,8 +30,9 @@ void add_metadata(json::object& o, const core::Verification& v) {
   if (!ec) o["metadata"] = std::move(metadata);
 }
 
-// Where a verification's view is built: a block on the stack (in the coroutine's frame)
-// that the object, its members and their strings are carved from, all released at once.
+// Where a verification's view is built: a block on the stack (of view_response or
+// approved_response) that the object, its members and their strings are carved from, all
+// released at once.
 // Built on the heap, the view cost about 22 allocations per status request. A larger
 // view (big metadata) goes on in heap blocks, still released at once.
 class ViewArena {

@@ -215,8 +215,32 @@ std::string base64url_encode(std::string_view data) {
   return base64_unpadded(data, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
 }
 
+namespace {
+constexpr char kSortableAlphabet[] =
+    "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
+}  // namespace
+
 std::string sortable_base64url_encode(std::string_view data) {
-  return base64_unpadded(data, "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz");
+  return base64_unpadded(data, kSortableAlphabet);
+}
+
+std::optional<std::string> sortable_base64url_decode(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  const std::string_view alphabet(kSortableAlphabet, 64);
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (std::size_t i = 0; i < text.size(); i += 4) {
+    std::uint32_t group = 0;
+    for (std::size_t k = 0; k < 4; ++k) {
+      const std::size_t digit = alphabet.find(text[i + k]);
+      if (digit == std::string_view::npos) return std::nullopt;
+      group = (group << 6) | static_cast<std::uint32_t>(digit);
+    }
+    out.push_back(static_cast<char>(group >> 16));
+    out.push_back(static_cast<char>((group >> 8) & 0xff));
+    out.push_back(static_cast<char>(group & 0xff));
+  }
+  return out;
 }
 
 std::string aes_gcm_seal(std::string_view key32, std::string_view plaintext, std::string_view aad,

@@ -32,6 +32,9 @@ std::string base64url_encode(std::string_view bytes);  // no padding
 // The same 64 URL-safe characters, no padding, but assigned in ASCII order ('-', digits,
 // upper case, '_', lower case), so that encodings of equal length sort as their bytes do.
 std::string sortable_base64url_encode(std::string_view bytes);
+// Its inverse, for whole groups of 4 characters (3 bytes); nullopt for any other length or
+// a character outside the alphabet.
+std::optional<std::string> sortable_base64url_decode(std::string_view text);
 // RFC 4648 base64 with padding (HTTP Basic auth, SMTP AUTH, MIME bodies).
 std::string base64_encode(std::string_view bytes);
 

@@ -36,16 +36,6 @@ int base64url_value(char c) {
   return -1;
 }
 
-// The digit values of core::sortable_base64url_encode: the 64 characters in ASCII order.
-int sortable_base64url_value(char c) {
-  if (c == '-') return 0;
-  if (c >= '0' && c <= '9') return c - '0' + 1;
-  if (c >= 'A' && c <= 'Z') return c - 'A' + 11;
-  if (c == '_') return 37;
-  if (c >= 'a' && c <= 'z') return c - 'a' + 38;
-  return -1;
-}
-
 std::string as_given(std::string_view text) {
   std::string out(1, static_cast<char>(kAsGiven));
   out.append(text);
@@ -199,19 +189,9 @@ std::string pack_id(std::string_view id) {
   }
   if (id.size() == 2 + kTimedIdBytes / 3 * 4 && id.starts_with("v_")) {
     // 18 bytes are exactly 24 digits: every spelling is canonical.
-    std::string out(1, static_cast<char>(kPackedTimed));
-    for (std::size_t i = 2; i < id.size(); i += 4) {
-      std::uint32_t group = 0;
-      for (std::size_t k = 0; k < 4; ++k) {
-        const int v = sortable_base64url_value(id[i + k]);
-        if (v < 0) return as_given(id);
-        group = (group << 6) | static_cast<std::uint32_t>(v);
-      }
-      out += static_cast<char>(group >> 16);
-      out += static_cast<char>((group >> 8) & 0xff);
-      out += static_cast<char>(group & 0xff);
-    }
-    return out;
+    const auto bytes = core::sortable_base64url_decode(id.substr(2));
+    if (!bytes) return as_given(id);
+    return static_cast<char>(kPackedTimed) + *bytes;
   }
   if (id.size() != 24 || !id.starts_with("v_")) return as_given(id);
   std::array<unsigned char, 16> bytes{};

@@ -121,8 +121,13 @@ TEST(SortableBase64url, SortsAsItsBytesAndUsesTheBase64urlCharacters) {
     EXPECT_EQ(ea.size(), base64url_encode(a).size());
     EXPECT_EQ(a < b, ea < eb) << ea << " " << eb;
     EXPECT_EQ(ea.find_first_not_of(url_safe), std::string::npos) << ea;
+    if (a.size() % 3 == 0) {
+      EXPECT_EQ(sortable_base64url_decode(ea), a) << ea;
+    }
   }
   EXPECT_EQ(sortable_base64url_encode(std::string(3, '\0')), "----");
+  EXPECT_EQ(sortable_base64url_decode("zzz"), std::nullopt);   // not whole groups
+  EXPECT_EQ(sortable_base64url_decode("zz+z"), std::nullopt);  // not in the alphabet
   EXPECT_EQ(sortable_base64url_encode(std::string(3, '\xff')), "zzzz");
 }
 
