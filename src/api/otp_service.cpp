@@ -296,9 +296,10 @@ Task<Checked> OtpService::check(const Tenant& tenant, VerifyCommand command) {
   auto outcome = co_await store_.check(std::move(check));
   if (!outcome) co_return Checked{unavailable(outcome.error(), "check"), std::nullopt};
 
-  const core::CheckDecision& decision = *outcome;
+  core::CheckDecision& decision = *outcome;
+  // Called last in each case: it moves the state after the check out of `decision`.
   auto answer = [&](Outcome<core::Verification> result) {
-    return Checked{std::move(result), decision.after, decision.write};
+    return Checked{std::move(result), std::move(decision.after), decision.write};
   };
   using core::CheckVerdict;
   switch (decision.verdict) {

@@ -3,15 +3,15 @@
 
 namespace otpd::core {
 
-CheckDecision decide_check(const CheckSnapshot& snapshot, CodeMatch match, int failures_per_hour,
+CheckDecision decide_check(CheckSnapshot snapshot, CodeMatch match, int failures_per_hour,
                            TimePoint now) {
   CheckDecision out;
   if (!snapshot.verification) return out;
-  Verification v = *snapshot.verification;
+  Verification v = std::move(*snapshot.verification);
   auto answer = [&](CheckVerdict verdict) {
     out.verdict = verdict;
     out.after = std::move(v);
-    return out;
+    return std::move(out);
   };
 
   // Nothing pending: an approved code is single use, a canceled one is dead.

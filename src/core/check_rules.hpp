@@ -45,7 +45,9 @@ struct CheckDecision {
 
 // `failures_per_hour` 0 means no budget (failures are still recorded, so turning the
 // budget on takes effect with history).
-CheckDecision decide_check(const CheckSnapshot& snapshot, CodeMatch match, int failures_per_hour,
+// Takes the snapshot by value: the decision's `after` is made from it, so a caller done with
+// its snapshot moves it in instead of having it copied.
+CheckDecision decide_check(CheckSnapshot snapshot, CodeMatch match, int failures_per_hour,
                            TimePoint now);
 
 // State changes asked for directly rather than by a code.

@@ -1,4 +1,5 @@
-// OpenSSL 3 wrappers: EVP_Digest, EVP_MAC (HMAC), EVP_KDF (HKDF) and AES-256-GCM via EVP_CIPHER.
+// OpenSSL 3 wrappers: EVP_MD (SHA-256), EVP_MAC (HMAC), EVP_KDF (HKDF) and AES-256-GCM via
+// EVP_CIPHER.
 #include "core/crypto.hpp"
 
 #include <openssl/core_names.h>
@@ -53,6 +54,12 @@ struct MacDeleter {
 struct MacCtxDeleter {
   void operator()(EVP_MAC_CTX* p) const { EVP_MAC_CTX_free(p); }
 };
+struct MdDeleter {
+  void operator()(EVP_MD* p) const { EVP_MD_free(p); }
+};
+struct MdCtxDeleter {
+  void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
+};
 struct KdfDeleter {
   void operator()(EVP_KDF* p) const { EVP_KDF_free(p); }
 };
@@ -77,6 +84,83 @@ EVP_KDF* hkdf_algorithm() {
   return kdf.get();
 }
 
+EVP_MD* sha256_algorithm() {
+  static const std::unique_ptr<EVP_MD, MdDeleter> md(EVP_MD_fetch(nullptr, "SHA256", nullptr));
+  if (!md) fail("EVP_MD_fetch(SHA256)");
+  return md.get();
+}
+
+// A digest context per thread, re-initialised for each digest: EVP_Digest would allocate
+// and free one (and look SHA-256 up again) on every call, and every API request hashes its
+// key.
+EVP_MD_CTX* thread_digest_context() {
+  thread_local const std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  if (!ctx) fail("EVP_MD_CTX_new");
+  return ctx.get();
+}
+
+// One thread's HMAC-SHA256 contexts, each with its key already set up. Setting a key up
+// costs a new context (several allocations) and two SHA-256 blocks of the padded key;
+// otpd MACs with few keys, each used many times (the keyring's, a webhook's secret, a
+// day's SigV4 keys). So a thread keeps a few contexts keyed, and starts a MAC over on one
+// whose key comes back with EVP_MAC_init(ctx, NULL, ...), which for HMAC means "the same
+// key again". A new key takes the least recently used context.
+class KeyedMacs {
+ public:
+  KeyedMacs() = default;
+  KeyedMacs(const KeyedMacs&) = delete;
+  KeyedMacs& operator=(const KeyedMacs&) = delete;
+  ~KeyedMacs() {
+    for (Slot& slot : slots_) forget(slot);
+  }
+
+  // A context ready for EVP_MAC_update, keyed with `key`.
+  EVP_MAC_CTX* keyed(std::string_view key) {
+    ++uses_;
+    Slot* oldest = &slots_.front();
+    for (Slot& slot : slots_) {
+      if (slot.ctx && slot.key.size() == key.size() &&
+          CRYPTO_memcmp(slot.key.data(), bytes(key), key.size()) == 0) {
+        slot.last_use = uses_;
+        if (EVP_MAC_init(slot.ctx.get(), nullptr, 0, nullptr) != 1) fail("EVP_MAC_init");
+        return slot.ctx.get();
+      }
+      if (slot.last_use < oldest->last_use) oldest = &slot;
+    }
+    forget(*oldest);
+    oldest->ctx.reset(EVP_MAC_CTX_new(hmac_algorithm()));
+    if (!oldest->ctx) fail("EVP_MAC_CTX_new");
+    const OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, kSha256Name, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (EVP_MAC_init(oldest->ctx.get(), bytes(key), key.size(), params) != 1) {
+      fail("EVP_MAC_init");
+    }
+    oldest->key.assign(key);
+    oldest->last_use = uses_;
+    return oldest->ctx.get();
+  }
+
+ private:
+  struct Slot {
+    std::string key;  // compared with the key asked for; wiped when the slot is given up
+    std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> ctx;
+    std::uint64_t last_use = 0;
+  };
+
+  static void forget(Slot& slot) {
+    OPENSSL_cleanse(slot.key.data(), slot.key.size());
+    slot.key.clear();
+    slot.ctx.reset();  // EVP_MAC_CTX_free wipes the key material it holds
+    slot.last_use = 0;
+  }
+
+  // Few enough to search by comparing keys; enough for every key otpd uses at once.
+  std::array<Slot, 8> slots_{};
+  std::uint64_t uses_ = 0;
+};
+
 void require_key32(std::string_view key) {
   if (key.size() != kAesKeySize) {
     throw std::invalid_argument("otpd crypto: AES-256-GCM needs a 32-byte key");
@@ -93,27 +177,24 @@ int hex_value(char c) {
 }  // namespace
 
 std::string sha256(std::string_view data) {
+  EVP_MD_CTX* ctx = thread_digest_context();
   std::string out(kSha256Size, '\0');
   unsigned int len = 0;
-  if (EVP_Digest(bytes(data), data.size(), bytes(out), &len, EVP_sha256(), nullptr) != 1 ||
-      len != kSha256Size) {
+  if (EVP_DigestInit_ex2(ctx, sha256_algorithm(), nullptr) != 1 ||
+      EVP_DigestUpdate(ctx, bytes(data), data.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx, bytes(out), &len) != 1 || len != kSha256Size) {
     fail("EVP_Digest(SHA256)");
   }
   return out;
 }
 
 std::string hmac_sha256(std::string_view key, std::string_view data) {
-  std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> ctx(EVP_MAC_CTX_new(hmac_algorithm()));
-  if (!ctx) fail("EVP_MAC_CTX_new");
-  const OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, kSha256Name, 0),
-      OSSL_PARAM_construct_end(),
-  };
-  if (EVP_MAC_init(ctx.get(), bytes(key), key.size(), params) != 1) fail("EVP_MAC_init");
-  if (EVP_MAC_update(ctx.get(), bytes(data), data.size()) != 1) fail("EVP_MAC_update");
+  thread_local KeyedMacs macs;
+  EVP_MAC_CTX* ctx = macs.keyed(key);
+  if (EVP_MAC_update(ctx, bytes(data), data.size()) != 1) fail("EVP_MAC_update");
   std::string out(kSha256Size, '\0');
   std::size_t len = 0;
-  if (EVP_MAC_final(ctx.get(), bytes(out), &len, out.size()) != 1 || len != kSha256Size) {
+  if (EVP_MAC_final(ctx, bytes(out), &len, out.size()) != 1 || len != kSha256Size) {
     fail("EVP_MAC_final");
   }
   return out;

@@ -3,6 +3,7 @@
 #include "store/sqlite/sqlite_operations.hpp"
 
 #include <algorithm>
+#include <span>
 #include <string>
 #include <utility>
 
@@ -87,7 +88,7 @@ Result<std::optional<Verification>> select_newest_of(
 
 // Events in (from, to] of a (count, oldest) query over each of the recipient's hashes.
 Result<core::WindowCount> count_window(Connection& db, Sql query, const core::TenantId& tenant,
-                                       const std::vector<core::RecipientHash>& recipients,
+                                       std::span<const core::RecipientHash> recipients,
                                        TimePoint from, TimePoint to) {
   core::WindowCount total;
   for (const auto& recipient : recipients) {
@@ -209,9 +210,9 @@ Result<core::CheckSnapshot> check_snapshot(Connection& db, const CheckRequest& r
                  : select_newest_of(db, request.tenant, request.recipients);
   if (!found) return found.error();
   if (!*found) return out;
-  const std::vector<core::RecipientHash> own{(*found)->recipient};
+  const std::span<const core::RecipientHash> own(&(*found)->recipient, 1);
   auto failures = count_window(db, Sql::kFailuresInWindow, request.tenant,
-                               request.id ? own : request.recipients,
+                               request.id ? own : std::span(request.recipients),
                                request.now - core::kFailureBudgetWindow, request.now);
   if (!failures) return failures.error();
   out.verification = std::move(*found);
@@ -343,7 +344,7 @@ Result<CheckCommit> commit_check(Connection& db, const CheckRequest& request,
     out.raced = std::move(*now);
     return out;
   }
-  out.decision = core::decide_check(*now, match, request.failures_per_hour, request.now);
+  out.decision = core::decide_check(std::move(*now), match, request.failures_per_hour, request.now);
   if (out.decision.write) {
     if (auto r = update_state(db, *out.decision.after); !r) return r.error();
   }

@@ -240,7 +240,8 @@ Task<Result<core::CheckDecision>> SqliteStore::check(CheckRequest request) {
     if (!seen->verification) co_return core::CheckDecision{};
     // The code is hashed here, on the caller's thread, outside any lock of the store.
     const core::CodeMatch match = request.match(*seen->verification);
-    const core::VerificationId expected = seen->verification->id;
+    // `seen` is not replaced until the write below has completed.
+    const core::VerificationId& expected = seen->verification->id;
     auto committed =
         co_await write<sqlite::CheckCommit>([&request, &expected, match](Connection& db) {
           return sqlite::commit_check(db, request, expected, match);

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <thread>
+
 #include "core/random.hpp"
 #include "fake_random.hpp"
 
@@ -42,6 +45,48 @@ TEST(HmacSha256, Rfc4231Case6) {
 TEST(HmacSha256, EmptyKeyAndMessage) {
   EXPECT_EQ(hex_encode(hmac_sha256("", "")),
             "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+}
+
+// Each thread keeps a few keyed contexts and starts a MAC over on one whose key comes back.
+// The same key twice, keys taking turns, more keys than a thread keeps, and keys that
+// differ only in length (one a prefix of another) must all still give RFC 4231's answers.
+TEST(HmacSha256, KeysReusedInterleavedAndEvicted) {
+  const std::string case1 = "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7";
+  const std::string case2 = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(hex_encode(hmac_sha256(std::string(20, '\x0b'), "Hi There")), case1);
+    EXPECT_EQ(hex_encode(hmac_sha256(std::string(20, '\x0b'), "Hi There")), case1);
+    EXPECT_EQ(hex_encode(hmac_sha256("Jefe", "what do ya want for nothing?")), case2);
+    // A prefix of a cached key is another key.
+    EXPECT_NE(hex_encode(hmac_sha256("Jef", "what do ya want for nothing?")), case2);
+    // Twenty other keys: more than one thread keeps, so case 1's and case 2's are given
+    // up and set up again in the next round.
+    std::string previous;
+    for (int k = 0; k < 20; ++k) {
+      const std::string mac = hmac_sha256("key " + std::to_string(k), "message");
+      EXPECT_NE(mac, previous);
+      EXPECT_EQ(mac, hmac_sha256("key " + std::to_string(k), "message"));
+      previous = mac;
+    }
+  }
+}
+
+// Contexts are per thread: another thread's MACs under the same keys agree.
+TEST(HmacSha256, SameAnswerOnAnotherThread) {
+  const std::string here = hmac_sha256("Jefe", "what do ya want for nothing?");
+  std::string there;
+  std::thread([&] { there = hmac_sha256("Jefe", "what do ya want for nothing?"); }).join();
+  EXPECT_EQ(here, there);
+}
+
+// The digest context is reused too: one digest does not leak into the next.
+TEST(Sha256, ReusedContextStartsClean) {
+  EXPECT_EQ(hex_encode(sha256("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(hex_encode(sha256("")),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(hex_encode(sha256("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 // RFC 5869 appendix A.3: the case with an empty salt and empty info, which is exactly the
