@@ -40,6 +40,7 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr auto kSweepInterval = std::chrono::seconds(60);
+constexpr auto kFirstSweepDelay = std::chrono::seconds(5);
 
 std::vector<std::string> server_secrets(const config::Config& config) {
   if (!config.secrets.empty()) return config.secrets;
@@ -159,7 +160,17 @@ struct Process::Parts {
   // scrape never waits for the store.
   static asio::awaitable<void> sweep_loop(Parts* self) {
     const auto horizon = counter_horizon(self->config);
+    // The first pass waits until the start is over: at once, it would compete with the
+    // start for the CPU and for the store's writer, and it has nothing urgent to do.
+    auto wait = kFirstSweepDelay;
     while (!self->stopping) {
+      self->sweep_timer.expires_after(wait);
+      // stop() sets `stopping` before it posts the cancel to this strand: either the cancel
+      // finds the wait below, or this check finds the flag.
+      if (self->stopping) break;
+      auto [ec] = co_await self->sweep_timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (ec) break;
+      wait = kSweepInterval;
       auto depth = co_await self->metered->depth();
       self->queue_depth = depth ? static_cast<double>(*depth) : -1.0;
       auto swept = co_await self->metered->sweep(self->clock->now(), horizon);
@@ -168,12 +179,6 @@ struct Process::Parts {
       } else if (*swept > 0) {
         obs::info("swept expired records", {{"rows", static_cast<long long>(*swept)}});
       }
-      self->sweep_timer.expires_after(kSweepInterval);
-      // stop() sets `stopping` before it posts the cancel to this strand: either the cancel
-      // finds the wait below, or this check finds the flag.
-      if (self->stopping) break;
-      auto [ec] = co_await self->sweep_timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (ec) break;
     }
     self->sweeping = false;
   }

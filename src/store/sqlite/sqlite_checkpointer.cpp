@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <system_error>
+#include <utility>
 
 #include "store/sqlite/sqlite_writer.hpp"
 
@@ -23,21 +24,26 @@ constexpr std::uintmax_t kWalKeepBytes = 16u << 20;
 
 Result<std::unique_ptr<Checkpointer>> Checkpointer::open(const std::string& path,
                                                          std::chrono::milliseconds quiet) {
-  auto db = Connection::open(path, Role::kWriter);
-  if (!db) return db.error();
+  return std::unique_ptr<Checkpointer>(new Checkpointer(path, quiet));
+}
+
+Checkpointer::Checkpointer(std::string path, std::chrono::milliseconds quiet)
+    : path_(std::move(path)), wal_path_(path_ + "-wal"), quiet_(quiet) {
+  thread_ = std::thread([this] { loop(); });
+}
+
+bool Checkpointer::connected() {
+  if (db_) return true;
+  auto db = Connection::open(path_, Role::kWriter);
+  if (!db) return false;  // tried again at the next wake-up; the writer reports the file's state
   // A connection opens the file lazily, and a checkpoint on one that has not yet seen the
   // WAL does nothing (it reports the database as not in WAL mode): make it look now.
   if (auto r = (*db)->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"); !r) {
-    return r.error();
+    return false;
   }
   sqlite3_wal_autocheckpoint((*db)->handle(), 0);
-  return std::unique_ptr<Checkpointer>(new Checkpointer(std::move(*db), path + "-wal", quiet));
-}
-
-Checkpointer::Checkpointer(std::unique_ptr<Connection> db, std::string wal_path,
-                           std::chrono::milliseconds quiet)
-    : db_(std::move(db)), wal_path_(std::move(wal_path)), quiet_(quiet) {
-  thread_ = std::thread([this] { loop(); });
+  db_ = std::move(*db);
+  return true;
 }
 
 Checkpointer::~Checkpointer() { stop(); }
@@ -66,14 +72,19 @@ void Checkpointer::stop() {
 }
 
 void Checkpointer::loop() {
+  // The connection is opened here rather than by open(): reading the schema then overlaps
+  // the rest of the server's start instead of adding to it.
+  (void)connected();
   std::unique_lock lock(mu_);
   while (!stopping_) {
     const bool wanted = wake_.wait_for(lock, quiet_, [this] { return wanted_ || stopping_; });
     if (stopping_) break;
     wanted_ = false;
     lock.unlock();
-    checkpoint();
-    if (!wanted) shrink_wal();
+    if (connected()) {
+      checkpoint();
+      if (!wanted) shrink_wal();
+    }
     lock.lock();
   }
 }

@@ -29,7 +29,8 @@ class Checkpointer {
  public:
   // `quiet`: how long without a wake-up before the WAL is copied back anyway (so a quiet
   // server's file does not keep its last writes only in the WAL) and, when a burst left
-  // the WAL file larger than 16 MiB, cut back.
+  // the WAL file larger than 16 MiB, cut back. The thread opens its own connection, so
+  // this does not wait for SQLite to read the schema.
   static Result<std::unique_ptr<Checkpointer>> open(const std::string& path,
                                                     std::chrono::milliseconds quiet);
   ~Checkpointer();
@@ -53,13 +54,15 @@ class Checkpointer {
   std::uint64_t wal_shrinks() const { return wal_shrinks_.load(std::memory_order_relaxed); }
 
  private:
-  Checkpointer(std::unique_ptr<Connection> db, std::string wal_path,
-               std::chrono::milliseconds quiet);
+  Checkpointer(std::string path, std::chrono::milliseconds quiet);
+  // Opens the thread's connection if it has none yet; false while it cannot.
+  bool connected();
   void loop();
   void checkpoint();
   void shrink_wal();
 
-  std::unique_ptr<Connection> db_;  // the thread's only
+  const std::string path_;
+  std::unique_ptr<Connection> db_;  // the thread's only; opened by the thread
   const std::string wal_path_;
   const std::chrono::milliseconds quiet_;
   std::mutex mu_;
