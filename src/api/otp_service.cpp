@@ -9,6 +9,7 @@
 #include "core/country_code.hpp"
 #include "core/crypto.hpp"
 #include "core/recipient.hpp"
+#include "core/typed_code.hpp"
 #include "delivery/payload.hpp"
 #include "obs/log.hpp"
 
@@ -278,18 +279,17 @@ Task<Checked> OtpService::check(const Tenant& tenant, VerifyCommand command) {
   } else {
     check.id = core::VerificationId(*command.id);
   }
-  // The code's expected alphabet and length come from the verification found, so the
-  // store asks for the comparison between its read and its commit.
+  // The code is hashed bound to the verification's id. By id, that is now, before the
+  // store is asked; by recipient the id comes from the store's read, so the store asks for
+  // the comparison between its read and its commit. Either way, outside any store lock.
   const std::optional<std::string>& typed = command.code;
-  core::CodeMatch last_match = core::CodeMatch::kMalformed;  // for the verification decided on
+  std::optional<core::TypedCodeHashes> by_id;
+  if (check.id && typed) by_id = core::hash_typed_code(keyring_, tenant.id, *check.id, *typed);
+  check.typed = by_id;
   check.match = [&](const core::Verification& v) {
-    auto normalized =
-        typed ? core::normalize_code(*typed, v.alphabet, v.code_length) : std::nullopt;
-    last_match = !normalized ? core::CodeMatch::kMalformed
-                 : keyring_.code_matches(tenant.id, v.id, *normalized, v.code_hash)
-                     ? core::CodeMatch::kRight
-                     : core::CodeMatch::kWrong;
-    return last_match;
+    if (!typed) return core::CodeMatch::kMalformed;
+    if (by_id) return core::match_typed_code(*by_id, v);
+    return core::match_typed_code(core::hash_typed_code(keyring_, tenant.id, v.id, *typed), v);
   };
   check.failures_per_hour = tenant.policy.failures_per_recipient_per_hour;
   check.now = clock_.now();
@@ -322,7 +322,7 @@ Task<Checked> OtpService::check(const Tenant& tenant, VerifyCommand command) {
       co_return answer(p);
     }
     case CheckVerdict::kExpired:
-      if (command.original_rules && last_match != core::CodeMatch::kRight) {
+      if (command.original_rules && decision.match != core::CodeMatch::kRight) {
         count("invalid_code");
         co_return answer(Problem::of(Errc::kInvalidCode, "the code is not right"));
       }

@@ -7,6 +7,7 @@ CheckDecision decide_check(CheckSnapshot snapshot, CodeMatch match, int failures
                            TimePoint now) {
   CheckDecision out;
   if (!snapshot.verification) return out;
+  out.match = match;
   Verification v = std::move(*snapshot.verification);
   auto answer = [&](CheckVerdict verdict) {
     out.verdict = verdict;

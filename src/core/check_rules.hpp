@@ -37,10 +37,11 @@ enum class CheckVerdict {
 
 struct CheckDecision {
   CheckVerdict verdict = CheckVerdict::kNotFound;
-  Seconds retry_after{0};             // kTooManyFailures
-  bool write = false;                 // `after` differs from the stored state: commit it
-  bool record_failure = false;        // add a wrong check to the recipient's failure history
-  std::optional<Verification> after;  // the state after the check, when one was found
+  CodeMatch match = CodeMatch::kMalformed;  // the typed code against the one decided on
+  Seconds retry_after{0};                   // kTooManyFailures
+  bool write = false;                       // `after` differs from the stored state: commit it
+  bool record_failure = false;              // add a wrong check to the recipient's failure history
+  std::optional<Verification> after;        // the state after the check, when one was found
 };
 
 // `failures_per_hour` 0 means no budget (failures are still recorded, so turning the

@@ -52,11 +52,11 @@ std::string generate_code(RandomSource& rng, Alphabet alphabet, int length) {
   return code;
 }
 
-std::optional<std::string> normalize_code(std::string_view typed, Alphabet alphabet, int length) {
-  if (length <= 0 || typed.size() > kMaxTypedLength) return std::nullopt;
+std::optional<std::string> read_code(std::string_view typed, Alphabet alphabet) {
+  if (typed.size() > kMaxTypedLength) return std::nullopt;
   const std::string_view chars = alphabet_chars(alphabet);
   std::string out;
-  out.reserve(static_cast<std::size_t>(length));
+  out.reserve(static_cast<std::size_t>(kMaxCodeLength));
   for (char c : typed) {
     if (is_separator(c)) continue;
     if (alphabet == Alphabet::kAlnum) {
@@ -67,9 +67,16 @@ std::optional<std::string> normalize_code(std::string_view typed, Alphabet alpha
     }
     if (chars.find(c) == std::string_view::npos) return std::nullopt;
     out.push_back(c);
-    if (out.size() > static_cast<std::size_t>(length)) return std::nullopt;
+    if (out.size() > static_cast<std::size_t>(kMaxCodeLength)) return std::nullopt;
   }
-  if (out.size() != static_cast<std::size_t>(length)) return std::nullopt;
+  if (out.empty()) return std::nullopt;
+  return out;
+}
+
+std::optional<std::string> normalize_code(std::string_view typed, Alphabet alphabet, int length) {
+  if (length <= 0) return std::nullopt;
+  auto out = read_code(typed, alphabet);
+  if (!out || out->size() != static_cast<std::size_t>(length)) return std::nullopt;
   return out;
 }
 

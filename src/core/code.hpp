@@ -27,6 +27,9 @@ std::string generate_code(RandomSource& rng, Alphabet alphabet, int length);
 // substitutions (I, L -> 1; O -> 0). nullopt when the result is not `length` symbols of
 // the alphabet.
 std::optional<std::string> normalize_code(std::string_view typed, Alphabet alphabet, int length);
+// The same reading of `typed` in `alphabet`, whatever its length (1 to kMaxCodeLength
+// symbols): what a check can hash before it knows the verification's length.
+std::optional<std::string> read_code(std::string_view typed, Alphabet alphabet);
 
 // True when `typed` could be a code of some alphabet and allowed length; used to reject
 // garbage before touching the store.

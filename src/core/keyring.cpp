@@ -62,17 +62,6 @@ std::vector<std::string> Keyring::code_hash_candidates(const TenantId& tenant,
   return out;
 }
 
-bool Keyring::code_matches(const TenantId& tenant, const VerificationId& id,
-                           std::string_view normalized_code, std::string_view stored_hash) const {
-  bool matched = false;
-  for (const std::string& candidate : code_hash_candidates(tenant, id, normalized_code)) {
-    const bool equal = !stored_hash.empty() && candidate.size() == stored_hash.size() &&
-                       CRYPTO_memcmp(candidate.data(), stored_hash.data(), stored_hash.size()) == 0;
-    matched = matched || equal;
-  }
-  return matched;
-}
-
 RecipientHash Keyring::recipient_hash(const TenantId& tenant, std::string_view normalized) const {
   return RecipientHash(
       hex_encode(hmac_sha256(keys_.front().recipient_key, join(tenant.str(), normalized))));

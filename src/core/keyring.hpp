@@ -26,11 +26,6 @@ class Keyring {
   std::vector<std::string> code_hash_candidates(const TenantId& tenant, const VerificationId& id,
                                                 std::string_view normalized_code) const;
 
-  // Whether `normalized_code` is the code behind `stored_hash` under any secret; each
-  // candidate is compared in constant time, and all of them are compared.
-  bool code_matches(const TenantId& tenant, const VerificationId& id,
-                    std::string_view normalized_code, std::string_view stored_hash) const;
-
   // Keyed hash of a normalised recipient within a tenant, under the current secret.
   RecipientHash recipient_hash(const TenantId& tenant, std::string_view normalized) const;
   // Under every secret, current first (lookups by `to` across a rotation).

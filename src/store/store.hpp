@@ -23,6 +23,7 @@
 #include "core/send_rules.hpp"
 #include "core/task.hpp"
 #include "core/token_bucket.hpp"
+#include "core/typed_code.hpp"
 #include "core/types.hpp"
 #include "core/verification.hpp"
 
@@ -80,6 +81,10 @@ struct CheckRequest {
   std::optional<core::VerificationId> id;
   std::vector<core::RecipientHash> recipients;
   CodeMatcher match;
+  // For a check by id, the typed code already hashed for that id: `match` then answers
+  // core::match_typed_code(*typed, v) and hashes nothing, so a backend may compare inside
+  // its commit and skip the read before it. Absent for a check by recipient.
+  std::optional<core::TypedCodeHashes> typed;
   int failures_per_hour = 0;  // the recipient's failure budget; 0 = off
   core::TimePoint now;
 };

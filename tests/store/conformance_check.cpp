@@ -85,6 +85,58 @@ TEST_P(CheckConformance, ACodeTheMatcherCallsMalformedCountsNothing) {
   EXPECT_EQ(check(v, "123456", kT0 + seconds(2), 1).verdict, Check::kApproved);
 }
 
+// A check by id may carry the typed code hashed ahead (`typed`), which `match` then only
+// compares with: a store may use either, inside its commit or between read and commit, and
+// must decide alike. The decision says how the code compared.
+CheckRequest typed_check(const Verification& v, std::size_t length, const std::string& hash,
+                         core::TimePoint now) {
+  CheckRequest r = check_request(v, "ignored", now);
+  core::TypedCodeHashes typed;
+  typed.readings.push_back({core::Alphabet::kDigits, length, {hash}});
+  r.typed = typed;
+  r.match = [typed](const Verification& found) { return core::match_typed_code(typed, found); };
+  return r;
+}
+
+TEST_P(CheckConformance, ACheckWithTheCodeHashedAheadDecidesAsAnyOther) {
+  Verification v = started(kTenant, kAlice, kT0, {.max_attempts = 3});
+  // Not the code's length: malformed, nothing counted.
+  core::CheckDecision c = check(typed_check(v, 5, hash_of("12345"), kT0 + seconds(1)));
+  EXPECT_EQ(c.verdict, Check::kMalformed);
+  EXPECT_EQ(c.match, core::CodeMatch::kMalformed);
+  EXPECT_EQ(stored(v).attempts, 0);
+  // The wrong code: one attempt counted.
+  c = check(typed_check(v, 6, hash_of("654321"), kT0 + seconds(2)));
+  EXPECT_EQ(c.verdict, Check::kInvalid);
+  EXPECT_EQ(c.match, core::CodeMatch::kWrong);
+  EXPECT_EQ(stored(v).attempts, 1);
+  // The right one: approved, once.
+  c = check(typed_check(v, 6, hash_of("123456"), kT0 + seconds(3)));
+  EXPECT_EQ(c.verdict, Check::kApproved);
+  EXPECT_EQ(c.match, core::CodeMatch::kRight);
+  EXPECT_EQ(after_of(c).attempts, 1);
+  EXPECT_EQ(stored(v).status, Status::kApproved);
+  EXPECT_EQ(check(typed_check(v, 6, hash_of("123456"), kT0 + seconds(4))).verdict,
+            Check::kNotFound);
+  // Unknown ids are not found, typed or not.
+  Verification unknown = v;
+  unknown.id = VerificationId("v_unknown");
+  EXPECT_EQ(check(typed_check(unknown, 6, hash_of("123456"), kT0 + seconds(5))).verdict,
+            Check::kNotFound);
+}
+
+// Past its expiry the right code still compares as right: the compatible API's rules
+// answer an expired code differently when it was the right one.
+TEST_P(CheckConformance, AnExpiredCheckStillSaysHowTheCodeCompared) {
+  Verification v = started(kTenant, kAlice, kT0);
+  core::CheckDecision c = check(typed_check(v, 6, hash_of("123456"), kT0 + minutes(6)));
+  EXPECT_EQ(c.verdict, Check::kExpired);
+  EXPECT_EQ(c.match, core::CodeMatch::kRight);
+  c = check(typed_check(v, 6, hash_of("000000"), kT0 + minutes(6)));
+  EXPECT_EQ(c.verdict, Check::kExpired);
+  EXPECT_EQ(c.match, core::CodeMatch::kWrong);
+}
+
 TEST_P(CheckConformance, WrongCodesCountAttemptsThenLock) {
   Verification v = started(kTenant, kAlice, kT0, {.max_attempts = 3});
   core::CheckDecision c = check(v, "000000", kT0 + seconds(1));

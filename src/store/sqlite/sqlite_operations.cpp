@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "core/typed_code.hpp"
 #include "store/record_codec.hpp"
 
 namespace otpd::store::sqlite {
@@ -334,6 +335,30 @@ Result<StartOutcome> start(Connection& db, const StartRequest& request) {
   return out;
 }
 
+namespace {
+
+// Decides a check on a snapshot just read and writes what the decision changed.
+Result<core::CheckDecision> decide_and_commit_check(Connection& db, const CheckRequest& request,
+                                                    core::CheckSnapshot snapshot,
+                                                    core::CodeMatch match) {
+  core::CheckDecision decision =
+      core::decide_check(std::move(snapshot), match, request.failures_per_hour, request.now);
+  if (decision.write) {
+    if (auto r = update_state(db, *decision.after); !r) return r.error();
+  }
+  if (decision.record_failure) {
+    auto failure = db.statement(Sql::kInsertFailure);
+    if (!failure) return failure.error();
+    failure->bind(1, request.tenant.str())
+        .bind(2, decision.after->recipient.str())
+        .bind(3, request.now);
+    if (auto r = failure->run(); !r) return r.error();
+  }
+  return decision;
+}
+
+}  // namespace
+
 Result<CheckCommit> commit_check(Connection& db, const CheckRequest& request,
                                  const core::VerificationId& expected, core::CodeMatch match) {
   CheckCommit out;
@@ -344,19 +369,18 @@ Result<CheckCommit> commit_check(Connection& db, const CheckRequest& request,
     out.raced = std::move(*now);
     return out;
   }
-  out.decision = core::decide_check(std::move(*now), match, request.failures_per_hour, request.now);
-  if (out.decision.write) {
-    if (auto r = update_state(db, *out.decision.after); !r) return r.error();
-  }
-  if (out.decision.record_failure) {
-    auto failure = db.statement(Sql::kInsertFailure);
-    if (!failure) return failure.error();
-    failure->bind(1, request.tenant.str())
-        .bind(2, out.decision.after->recipient.str())
-        .bind(3, request.now);
-    if (auto r = failure->run(); !r) return r.error();
-  }
+  auto decision = decide_and_commit_check(db, request, std::move(*now), match);
+  if (!decision) return decision.error();
+  out.decision = std::move(*decision);
   return out;
+}
+
+Result<core::CheckDecision> check_typed(Connection& db, const CheckRequest& request) {
+  auto now = check_snapshot(db, request);
+  if (!now) return now.error();
+  if (!now->verification) return core::CheckDecision{};
+  const core::CodeMatch match = core::match_typed_code(*request.typed, *now->verification);
+  return decide_and_commit_check(db, request, std::move(*now), match);
 }
 
 Result<core::TransitionDecision> transition(Connection& db, const TransitionRequest& request) {

@@ -37,6 +37,9 @@ struct CheckCommit {
 };
 Result<CheckCommit> commit_check(Connection& db, const CheckRequest& request,
                                  const core::VerificationId& expected, core::CodeMatch match);
+// A whole check by id whose code was hashed ahead (`request.typed`): the read, the
+// comparison (core::match_typed_code, no hashing), the decision and its commit.
+Result<core::CheckDecision> check_typed(Connection& db, const CheckRequest& request);
 
 Result<core::TransitionDecision> transition(Connection& db, const TransitionRequest& request);
 Result<TokenOutcome> take_token(Connection& db, const core::TokenSpec& spec, core::TimePoint now);

@@ -233,6 +233,12 @@ Task<Result<std::optional<core::Verification>>> SqliteStore::get(core::TenantId 
 }
 
 Task<Result<core::CheckDecision>> SqliteStore::check(CheckRequest request) {
+  if (request.id && request.typed) {
+    // The code is hashed already: one operation of the writer reads, compares, decides and
+    // commits, with no read before it, and nothing can race (the id names one verification).
+    co_return co_await write<core::CheckDecision>(
+        [&request](Connection& db) { return sqlite::check_typed(db, request); });
+  }
   auto seen = co_await read<core::CheckSnapshot>(
       [&request](Connection& db) { return sqlite::check_snapshot(db, request); });
   for (;;) {
