@@ -1,6 +1,7 @@
 // Building a process from its config: the one place that knows every concrete type.
 #include "app/process.hpp"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -8,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <chrono>
 #include <functional>
 
 #include "api/otp_service.hpp"
@@ -157,28 +159,35 @@ struct Process::Parts {
   }
 
   // The sweeper is the embedded store's TTL; it also refreshes the queue depth gauge, so a
-  // scrape never waits for the store.
+  // scrape never waits for the store. Both run once a minute; the gauge is read from the
+  // start, but the first sweep waits until the start is over (at once, it would compete with
+  // the start for the CPU and for the store's writer, and it has nothing urgent to do).
   static asio::awaitable<void> sweep_loop(Parts* self) {
+    using Clock = std::chrono::steady_clock;
     const auto horizon = counter_horizon(self->config);
-    // The first pass waits until the start is over: at once, it would compete with the
-    // start for the CPU and for the store's writer, and it has nothing urgent to do.
-    auto wait = kFirstSweepDelay;
+    auto next_depth = Clock::now();
+    auto next_sweep = next_depth + kFirstSweepDelay;
     while (!self->stopping) {
-      self->sweep_timer.expires_after(wait);
+      if (Clock::now() >= next_depth) {
+        auto depth = co_await self->metered->depth();
+        self->queue_depth = depth ? static_cast<double>(*depth) : -1.0;
+        next_depth = Clock::now() + kSweepInterval;
+      }
+      if (Clock::now() >= next_sweep) {
+        auto swept = co_await self->metered->sweep(self->clock->now(), horizon);
+        if (!swept) {
+          obs::warn("sweep failed", {{"error", swept.error().message()}});
+        } else if (*swept > 0) {
+          obs::info("swept expired records", {{"rows", static_cast<long long>(*swept)}});
+        }
+        next_sweep = Clock::now() + kSweepInterval;
+      }
+      self->sweep_timer.expires_at(std::min(next_depth, next_sweep));
       // stop() sets `stopping` before it posts the cancel to this strand: either the cancel
       // finds the wait below, or this check finds the flag.
       if (self->stopping) break;
       auto [ec] = co_await self->sweep_timer.async_wait(asio::as_tuple(asio::use_awaitable));
       if (ec) break;
-      wait = kSweepInterval;
-      auto depth = co_await self->metered->depth();
-      self->queue_depth = depth ? static_cast<double>(*depth) : -1.0;
-      auto swept = co_await self->metered->sweep(self->clock->now(), horizon);
-      if (!swept) {
-        obs::warn("sweep failed", {{"error", swept.error().message()}});
-      } else if (*swept > 0) {
-        obs::info("swept expired records", {{"rows", static_cast<long long>(*swept)}});
-      }
     }
     self->sweeping = false;
   }
