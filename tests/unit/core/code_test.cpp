@@ -184,6 +184,20 @@ TEST(NormalizeCode, HugeInputIsRejectedCheaply) {
   EXPECT_FALSE(normalize_code(std::string(1 << 20, ' ') + "123456", Alphabet::kDigits, 6));
 }
 
+// The reading a check hashes before it knows the verification's length.
+TEST(ReadCode, AnyLengthUpToTheLongestCode) {
+  EXPECT_EQ(read_code("12 34", Alphabet::kDigits), "1234");
+  EXPECT_EQ(read_code("1", Alphabet::kDigits), "1");
+  EXPECT_EQ(read_code("io-ab", Alphabet::kAlnum), "10AB");
+  EXPECT_EQ(read_code("1234567890", Alphabet::kDigits), "1234567890");
+  EXPECT_EQ(read_code("12345678901", Alphabet::kDigits), std::nullopt);  // longer than any code
+  EXPECT_EQ(read_code(" - ", Alphabet::kDigits), std::nullopt);          // nothing typed
+  EXPECT_EQ(read_code("12A4", Alphabet::kDigits), std::nullopt);
+  // normalize_code is this reading at one length.
+  EXPECT_EQ(normalize_code("12 34", Alphabet::kDigits, 4), read_code("12 34", Alphabet::kDigits));
+  EXPECT_EQ(normalize_code("12 34", Alphabet::kDigits, 5), std::nullopt);
+}
+
 TEST(PlausibleCode, Table) {
   EXPECT_TRUE(plausible_code("1234"));
   EXPECT_TRUE(plausible_code("123456"));
