@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 
 #include "core/code.hpp"
+#include "core/keyring.hpp"
 
 namespace otpd::core {
 

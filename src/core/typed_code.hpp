@@ -7,11 +7,13 @@
 #include <vector>
 
 #include "core/check_rules.hpp"
-#include "core/keyring.hpp"
 #include "core/types.hpp"
 #include "core/verification.hpp"
 
 namespace otpd::core {
+
+// Declared only: the stores carry TypedCodeHashes and never need the keys.
+class Keyring;
 
 // The typed code hashed for one verification id. Hashing never runs under a store lock:
 // this is made before the store is asked (a check by id knows the id already) or between

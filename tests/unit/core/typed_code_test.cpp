@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/keyring.hpp"
+
 namespace otpd::core {
 namespace {
 
