@@ -9,6 +9,7 @@
 
 #include "store/sqlite/sqlite_memory.hpp"
 #include "store/sqlite/sqlite_store.hpp"
+#include "store/sqlite/sqlite_wal_vfs.hpp"
 
 namespace otpd::store::sqlite {
 namespace {
@@ -95,7 +96,11 @@ std::string Statement::blob(int col) const {
 
 // ---- Connection ----------------------------------------------------------------------
 
-const char* vfs_for(const std::string& path) { return path == ":memory:" ? nullptr : "unix-excl"; }
+const char* vfs_for(const std::string& path) {
+  if (path == ":memory:") return nullptr;
+  const char* batching = wal_batching_vfs();
+  return batching != nullptr ? batching : "unix-excl";
+}
 
 Connection::Connection(sqlite3* db)
     : db_(db), statements_(static_cast<std::size_t>(Sql::kCount), nullptr) {}

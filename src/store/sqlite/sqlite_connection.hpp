@@ -97,7 +97,8 @@ class Connection {
   std::vector<sqlite3_stmt*> statements_;  // indexed by Sql
 };
 
-// The file name every connection of this process opens a path with: "unix-excl" for a file.
+// The VFS every connection of this process opens a path with: for a file, unix-excl under
+// the WAL-batching layer of sqlite_wal_vfs.hpp.
 const char* vfs_for(const std::string& path);
 
 }  // namespace otpd::store::sqlite
