@@ -206,10 +206,24 @@ int x_unfetch(sqlite3_file* file, sqlite3_int64 offset, void* p) {
 
 // Version 3, as unix-excl's own methods: shared memory (the WAL index) and memory mapping.
 const sqlite3_io_methods kMethods = {
-    3,        x_close,          x_read,        x_write,       x_truncate,
-    x_sync,   x_file_size,      x_lock,        x_unlock,      x_check_reserved_lock,
-    x_file_control,             x_sector_size, x_device_characteristics,
-    x_shm_map, x_shm_lock,      x_shm_barrier, x_shm_unmap,   x_fetch,
+    3,
+    x_close,
+    x_read,
+    x_write,
+    x_truncate,
+    x_sync,
+    x_file_size,
+    x_lock,
+    x_unlock,
+    x_check_reserved_lock,
+    x_file_control,
+    x_sector_size,
+    x_device_characteristics,
+    x_shm_map,
+    x_shm_lock,
+    x_shm_barrier,
+    x_shm_unmap,
+    x_fetch,
     x_unfetch,
 };
 
