@@ -2,8 +2,19 @@
 #include "http/io_pool.hpp"
 
 #include <algorithm>
+#include <string>
+
+#include "core/thread_name.hpp"
 
 namespace otpd::http {
+namespace {
+
+void run_named(boost::asio::io_context& context, std::size_t index) {
+  core::name_this_thread(("otpd-io-" + std::to_string(index)).c_str());
+  context.run();
+}
+
+}  // namespace
 
 IoPool::IoPool(unsigned threads) {
   const unsigned count = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
@@ -26,15 +37,17 @@ IoPool::~IoPool() {
 
 void IoPool::run() {
   for (std::size_t i = 1; i < contexts_.size(); ++i) {
-    threads_.emplace_back([context = contexts_[i].get()] { context->run(); });
+    threads_.emplace_back([context = contexts_[i].get(), i] { run_named(*context, i); });
   }
+  // The calling thread keeps its name: the main thread's is the process's, which ps,
+  // pidof and killall go by.
   contexts_[0]->run();
   join();
 }
 
 void IoPool::start() {
-  for (auto& context : contexts_) {
-    threads_.emplace_back([context = context.get()] { context->run(); });
+  for (std::size_t i = 0; i < contexts_.size(); ++i) {
+    threads_.emplace_back([context = contexts_[i].get(), i] { run_named(*context, i); });
   }
 }
 

@@ -12,9 +12,11 @@
 #include <exception>
 #include <map>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "core/resume_on_caller.hpp"
+#include "core/thread_name.hpp"
 #include "store/redis/scripts.hpp"
 #include "store/redis/slot.hpp"
 
@@ -54,8 +56,9 @@ RedisIo::RedisIo(std::shared_ptr<Client> client, int threads, bool cluster)
   for (int i = 0; i < threads; ++i) {
     contexts_.push_back(std::make_unique<asio::io_context>(1));
   }
-  for (auto& context : contexts_) {
-    threads_.emplace_back([io = context.get()] {
+  for (std::size_t i = 0; i < contexts_.size(); ++i) {
+    threads_.emplace_back([io = contexts_[i].get(), i] {
+      core::name_this_thread(("otpd-redis-" + std::to_string(i)).c_str());
       auto guard = asio::make_work_guard(*io);
       io->run();
     });

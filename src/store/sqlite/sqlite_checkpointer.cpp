@@ -9,6 +9,7 @@
 #include <system_error>
 #include <utility>
 
+#include "core/thread_name.hpp"
 #include "store/sqlite/sqlite_writer.hpp"
 
 namespace otpd::store::sqlite {
@@ -72,6 +73,7 @@ void Checkpointer::stop() {
 }
 
 void Checkpointer::loop() {
+  core::name_this_thread("otpd-checkpoint");
   // The connection is opened here rather than by open(): reading the schema then overlaps
   // the rest of the server's start instead of adding to it.
   (void)connected();

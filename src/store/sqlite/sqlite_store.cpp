@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "core/resume_on_caller.hpp"
+#include "core/thread_name.hpp"
 #include "store/sqlite/sqlite_backup.hpp"
 #include "store/sqlite/sqlite_checkpointer.hpp"
 #include "store/sqlite/sqlite_operations.hpp"
@@ -208,6 +209,7 @@ Task<Result<void>> SqliteStore::backup(std::string destination) {
         backup_running_ = true;
         backup_thread_ = std::thread(
             [this, destination = std::move(destination), done = std::move(done)]() mutable {
+              core::name_this_thread("otpd-backup");
               auto result = sqlite::backup_database(path_, destination);
               {
                 std::lock_guard lock(backup_mu_);

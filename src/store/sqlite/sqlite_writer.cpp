@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "core/thread_name.hpp"
+
 namespace otpd::store::sqlite {
 
 Writer::Writer(std::unique_ptr<Connection> db, WriterOptions options)
@@ -69,6 +71,7 @@ void Writer::between_batches(std::function<void(Connection&)> task) {
 }
 
 void Writer::loop() {
+  core::name_this_thread("otpd-writer");
   std::vector<std::unique_ptr<WriteOp>> batch;
   std::vector<std::function<void(Connection&)>> tasks;
   for (;;) {
