@@ -57,12 +57,15 @@ int flush(File& f) {
   const int rc =
       f.io().xWrite(f.real, f.gathered.data(), static_cast<int>(f.gathered.size()), f.start);
   f.gathered.clear();
-  f.commit_page_next = false;
   g_flushes.fetch_add(1, std::memory_order_relaxed);
   return rc;
 }
 
 int gather(File& f, const void* data, int amount, sqlite3_int64 offset) {
+  // A commit frame's page completes the transaction: its frames go to the file as soon as
+  // it is in, so that a failure is returned to the commit that made it.
+  const bool completes_commit = f.commit_page_next && amount != kFrameHeaderBytes;
+  f.commit_page_next = false;
   const auto bytes = static_cast<std::size_t>(amount);
   const bool follows =
       offset == f.start + static_cast<sqlite3_int64>(f.gathered.size()) || f.gathered.empty();
@@ -82,15 +85,14 @@ int gather(File& f, const void* data, int amount, sqlite3_int64 offset) {
     f.commit_page_next = (size[0] | size[1] | size[2] | size[3]) != 0;
     return SQLITE_OK;
   }
-  // The commit frame is complete: the transaction's frames go to the file now, so that a
-  // failure is returned to the commit that made it.
-  if (f.commit_page_next) return flush(f);
-  return SQLITE_OK;
+  return completes_commit ? flush(f) : SQLITE_OK;
 }
 
 // ---- sqlite3_io_methods ---------------------------------------------------------------
-// Every method but xWrite writes what a WAL file has gathered first, so the file is as
-// SQLite expects it; on a main database file, or with nothing gathered, that is a no-op.
+// Each method that can see a WAL file's contents or size (close, read, truncate, sync, size,
+// file control) writes what it has gathered first, so the file is as SQLite expects it; on
+// a main database file, or with nothing gathered, that is a no-op. The others (locks,
+// sector size, mappings of the main file) pass straight through.
 
 int flush_wal(File& f) { return f.is_wal ? flush(f) : SQLITE_OK; }
 
@@ -166,9 +168,13 @@ int x_device_characteristics(sqlite3_file* file) {
 }
 
 // The WAL index is reached through the main database file. Before a commit is published
-// SQLite calls xShmBarrier; whatever the connection's WAL still holds is written then.
+// SQLite calls xShmBarrier, and it takes and releases WAL index locks around transactions;
+// whatever the connection's WAL still holds is written then. In the ways SQLite writes a
+// WAL nothing is left by that time (the commit frame's page wrote it): this is the safety
+// net for a path that would append after the commit frame, and as these calls return no
+// error to the commit, a failure could only show at the next read of those frames.
 void flush_connection_wal(File& f) {
-  if (f.wal != nullptr) (void)flush(*f.wal);  // a failure here fails the next read or sync
+  if (f.wal != nullptr) (void)flush(*f.wal);
 }
 
 int x_shm_map(sqlite3_file* file, int page, int page_size, int extend, void volatile** out) {
