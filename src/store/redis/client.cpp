@@ -36,6 +36,7 @@ struct RouterCache {
 thread_local RouterCache cache;
 
 Error invalid(std::string what) { return Error{Errc::kInvalidArgument, std::move(what)}; }
+Error closed_error() { return Error{Errc::kUnavailable, "redis client closed"}; }
 
 // The one slot all `keys` hash to; nullopt without keys.
 Result<std::optional<std::uint16_t>> common_slot(const std::vector<std::string>& keys) {
@@ -83,8 +84,14 @@ Result<std::shared_ptr<Client>> Client::create(ClientOptions options) {
 Client::Client(ClientOptions options, std::shared_ptr<ssl::context> tls)
     : options_(std::move(options)), tls_(std::move(tls)), id_(next_client_id++) {}
 
-Client::~Client() {
-  // Each router's connections belong to its thread: close them there.
+Client::~Client() { close(); }
+
+void Client::close() {
+  if (closed_.exchange(true, std::memory_order_acq_rel)) return;
+  // Each router's connections belong to its thread: close them there. The router goes
+  // with the task, so this client keeps none: whenever its last reference goes (a caller's
+  // frame may outlive the threads), there is nothing left to touch their io_contexts.
+  std::lock_guard lock(mutex_);
   for (auto& per_context : contexts_) {
     asio::post(*per_context->io, [router = std::move(per_context->router)] { router->close(); });
   }
@@ -122,6 +129,7 @@ NodeRouter& Client::router_for(const asio::any_io_executor& executor) {
 
 Task<Result<Reply>> Client::command(std::vector<std::string> args) {
   if (args.empty()) co_return invalid("empty command");
+  if (closed_.load(std::memory_order_acquire)) co_return closed_error();
   auto self = shared_from_this();
   auto& router = router_for(co_await asio::this_coro::executor);
   std::optional<std::uint16_t> slot;
@@ -136,6 +144,7 @@ Task<Result<Reply>> Client::command_for_keys(std::vector<std::string> keys,
   if (args.empty()) co_return invalid("empty command");
   auto slot = common_slot(keys);
   if (!slot) co_return slot.error();
+  if (closed_.load(std::memory_order_acquire)) co_return closed_error();
   auto self = shared_from_this();
   auto& router = router_for(co_await asio::this_coro::executor);
   Call call;
@@ -147,6 +156,7 @@ Task<Result<Reply>> Client::run_script(const Script& script, std::vector<std::st
                                        std::vector<std::string> args) {
   auto slot = common_slot(keys);
   if (!slot) co_return slot.error();
+  if (closed_.load(std::memory_order_acquire)) co_return closed_error();
   auto self = shared_from_this();
   auto& router = router_for(co_await asio::this_coro::executor);
   Call call;
@@ -171,6 +181,7 @@ Task<Result<std::vector<Result<Reply>>>> Client::pipeline(
   if (!slot) co_return slot.error();
   std::vector<Result<Reply>> results;
   if (commands.empty()) co_return results;
+  if (closed_.load(std::memory_order_acquire)) co_return closed_error();
   auto self = shared_from_this();
   auto& router = router_for(co_await asio::this_coro::executor);
 
@@ -199,6 +210,7 @@ Task<Result<std::vector<Result<Reply>>>> Client::pipeline(
 }
 
 Task<Result<void>> Client::ping(PingScope scope) {
+  if (closed_.load(std::memory_order_acquire)) co_return closed_error();
   auto self = shared_from_this();
   auto& router = router_for(co_await asio::this_coro::executor);
   co_return co_await router.ping_all(scope == PingScope::kAny);

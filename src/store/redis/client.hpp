@@ -30,6 +30,7 @@
 // max_reply_bytes; connections per thread: one per node.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <cstdint>
 #include <memory>
@@ -62,6 +63,11 @@ class Client : public std::enable_shared_from_this<Client> {
   // (kInvalidArgument) only when the options are unusable: no endpoint, or a TLS trust
   // file that cannot be loaded.
   static Result<std::shared_ptr<Client>> create(ClientOptions options);
+  // Closes every connection, each on its own thread; calls still pending there fail
+  // (kUnavailable), and later calls fail at once. The owner of the threads calls it before
+  // stopping them: a call in flight would otherwise keep its connection, and through it
+  // this client, alive past them. Idempotent; the destructor calls it too.
+  void close();
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -128,6 +134,7 @@ class Client : public std::enable_shared_from_this<Client> {
   ClientOptions options_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
   std::uint64_t id_;
+  std::atomic<bool> closed_{false};
   std::mutex mutex_;  // guards contexts_ only: taken on a thread's first call, not after
   std::vector<std::unique_ptr<PerContext>> contexts_;
 };

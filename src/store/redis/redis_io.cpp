@@ -66,11 +66,18 @@ RedisIo::RedisIo(std::shared_ptr<Client> client, int threads, bool cluster)
 }
 
 RedisIo::~RedisIo() {
-  // The client posts each thread's connections' close to that thread; stopping the
-  // contexts then drops whatever is left (the sockets close as their objects go).
-  client_.reset();
-  for (auto& context : contexts_) context->stop();
+  // Each thread's connections are closed on that thread, which fails the calls still
+  // pending there (posting their completions). Each context runs its handlers in order,
+  // so a stop posted from a task posted after the close runs after those completions:
+  // the calls' frames finish and let go of their connections before the threads end.
+  // (Stopped at once, calls in flight to a node that is down kept their connections, and
+  // those kept them, alive for good: a leak at every such shutdown.)
+  client_->close();
+  for (auto& context : contexts_) {
+    asio::post(*context, [io = context.get()] { asio::post(*io, [io] { io->stop(); }); });
+  }
   for (auto& thread : threads_) thread.join();
+  client_.reset();
 }
 
 asio::io_context& RedisIo::next_context() {

@@ -31,7 +31,9 @@ class RedisIo {
  public:
   // Starts `threads` I/O threads (at least 1); the client connects lazily.
   static Result<std::unique_ptr<RedisIo>> create(ClientOptions options, int threads);
-  // Closes the connections and joins the threads. REQUIRES: no call in flight.
+  // Closes the connections and joins the threads. Calls still waiting on a connection then
+  // fail (kUnavailable); what is left of them when the threads stop is destroyed with the
+  // threads' io_contexts, never resumed.
   ~RedisIo();
   RedisIo(const RedisIo&) = delete;
   RedisIo& operator=(const RedisIo&) = delete;

@@ -7,6 +7,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/strand.hpp>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "redis_backend.hpp"
@@ -217,6 +218,51 @@ TEST(RedisStoreOutage, AFrozenServerIsUnavailableWithinTheTimeoutAndWorksOnceTha
   ASSERT_TRUE(checked);
   EXPECT_EQ(checked->verdict, Check::kApproved);
   EXPECT_TRUE(run_blocking(io, store->ping()));
+}
+
+// A store closed while a call waits on a server that does not answer (a frozen or dead
+// node at shutdown) lets the call go: it fails, or its frame is destroyed with the store's
+// threads. Before, the call and its connection kept each other alive for good (a leak at
+// every such shutdown, which LeakSanitizer reported).
+TEST(RedisStoreOutage, ClosingTheStoreLetsGoOfACallStillWaitingOnAFrozenServer) {
+  std::shared_ptr<testing_support::RedisServers> servers;
+  try {
+    servers = testing_support::RedisServers::start(Kind::kStandalone);
+  } catch (const std::exception& e) {
+    GTEST_SKIP() << e.what();
+  }
+  // A timeout far longer than the test: the call is still waiting when the store closes.
+  auto store = open_on(*servers, "timeout_ms=20000");
+  boost::asio::io_context io;
+  const core::Verification v =
+      run_blocking(io, store->start(start_request(kTenant, kAlice, kT0))).value().verification;
+
+  servers->freeze();
+  struct Ended {
+    bool* flag;
+    ~Ended() { *flag = true; }
+  };
+  bool ended = false;
+  std::optional<Result<std::optional<core::Verification>>> answer;
+  boost::asio::co_spawn(
+      io,
+      [&]() -> Task<void> {
+        const Ended guard{&ended};
+        answer = co_await store->get(kTenant, v.id);
+      },
+      boost::asio::detached);
+  io.run_for(std::chrono::milliseconds(300));  // the call reaches the frozen server's socket
+  ASSERT_FALSE(ended) << "the call should still be waiting";
+
+  store.reset();
+  // Whatever the closed store posted back to this caller runs now.
+  io.restart();
+  io.run_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(ended) << "the call's frame was neither completed nor destroyed";
+  if (answer) {
+    EXPECT_FALSE(*answer);
+  }
+  servers->thaw();
 }
 
 // With the AOF fsync'd on every write, what a commit acknowledged is on disk: a server
