@@ -97,10 +97,15 @@ void Client::close() {
   }
 }
 
-NodeRouter& Client::router_for(const asio::any_io_executor& executor) {
+NodeRouter* Client::router_for(const asio::any_io_executor& executor) {
+  // A closed client has handed its routers over to their threads' close tasks. (A router
+  // found in the cache just as close() runs is still safe to use: its close task runs on
+  // this same thread, after this call has been sent, and fails it.)
+  if (closed_.load(std::memory_order_acquire)) return nullptr;
   const auto& context = asio::query(executor, asio::execution::context);
-  if (cache.client == id_ && cache.context == &context) return *cache.router;
+  if (cache.client == id_ && cache.context == &context) return cache.router;
   std::lock_guard lock(mutex_);
+  if (closed_.load(std::memory_order_relaxed)) return nullptr;  // close() moves under mutex_
   NodeRouter* router = nullptr;
   for (const auto& per_context : contexts_) {
     if (per_context->context == &context) router = per_context->router.get();
@@ -124,19 +129,19 @@ NodeRouter& Client::router_for(const asio::any_io_executor& executor) {
     contexts_.push_back(std::move(per_context));
   }
   cache = RouterCache{id_, &context, router};
-  return *router;
+  return router;
 }
 
 Task<Result<Reply>> Client::command(std::vector<std::string> args) {
   if (args.empty()) co_return invalid("empty command");
-  if (closed_.load(std::memory_order_acquire)) co_return closed_error();
   auto self = shared_from_this();
-  auto& router = router_for(co_await asio::this_coro::executor);
+  NodeRouter* router = router_for(co_await asio::this_coro::executor);
+  if (router == nullptr) co_return closed_error();
   std::optional<std::uint16_t> slot;
   if (args.size() > 1) slot = key_slot(args[1]);
   Call call;
   append_command(call.command, args);
-  co_return co_await router.run(slot, call);
+  co_return co_await router->run(slot, call);
 }
 
 Task<Result<Reply>> Client::command_for_keys(std::vector<std::string> keys,
@@ -144,21 +149,21 @@ Task<Result<Reply>> Client::command_for_keys(std::vector<std::string> keys,
   if (args.empty()) co_return invalid("empty command");
   auto slot = common_slot(keys);
   if (!slot) co_return slot.error();
-  if (closed_.load(std::memory_order_acquire)) co_return closed_error();
   auto self = shared_from_this();
-  auto& router = router_for(co_await asio::this_coro::executor);
+  NodeRouter* router = router_for(co_await asio::this_coro::executor);
+  if (router == nullptr) co_return closed_error();
   Call call;
   append_command(call.command, args);
-  co_return co_await router.run(*slot, call);
+  co_return co_await router->run(*slot, call);
 }
 
 Task<Result<Reply>> Client::run_script(const Script& script, std::vector<std::string> keys,
                                        std::vector<std::string> args) {
   auto slot = common_slot(keys);
   if (!slot) co_return slot.error();
-  if (closed_.load(std::memory_order_acquire)) co_return closed_error();
   auto self = shared_from_this();
-  auto& router = router_for(co_await asio::this_coro::executor);
+  NodeRouter* router = router_for(co_await asio::this_coro::executor);
+  if (router == nullptr) co_return closed_error();
   Call call;
   call.script = &script;
   append_array_header(call.command, 3 + keys.size() + args.size());
@@ -167,7 +172,7 @@ Task<Result<Reply>> Client::run_script(const Script& script, std::vector<std::st
   append_bulk(call.command, std::to_string(keys.size()));
   for (const auto& key : keys) append_bulk(call.command, key);
   for (const auto& arg : args) append_bulk(call.command, arg);
-  co_return co_await router.run(*slot, call);
+  co_return co_await router->run(*slot, call);
 }
 
 Task<Result<std::vector<Result<Reply>>>> Client::pipeline(
@@ -181,9 +186,9 @@ Task<Result<std::vector<Result<Reply>>>> Client::pipeline(
   if (!slot) co_return slot.error();
   std::vector<Result<Reply>> results;
   if (commands.empty()) co_return results;
-  if (closed_.load(std::memory_order_acquire)) co_return closed_error();
   auto self = shared_from_this();
-  auto& router = router_for(co_await asio::this_coro::executor);
+  NodeRouter* router = router_for(co_await asio::this_coro::executor);
+  if (router == nullptr) co_return closed_error();
 
   std::vector<std::string> encoded(commands.size());
   std::string batch;
@@ -191,7 +196,7 @@ Task<Result<std::vector<Result<Reply>>>> Client::pipeline(
     append_command(encoded[i], commands[i]);
     batch += encoded[i];
   }
-  auto replies = co_await router.run_batch(*slot, std::move(batch), commands.size());
+  auto replies = co_await router->run_batch(*slot, std::move(batch), commands.size());
   if (!replies) co_return replies.error();
   results.reserve(commands.size());
   for (std::size_t i = 0; i < replies->size(); ++i) {
@@ -201,7 +206,7 @@ Task<Result<std::vector<Result<Reply>>>> Client::pipeline(
     if (redirected) {
       Call call;
       call.command = std::move(encoded[i]);
-      results.push_back(co_await router.run(*slot, call));
+      results.push_back(co_await router->run(*slot, call));
     } else {
       results.push_back(reply_to_result(std::move(reply)));
     }
@@ -210,10 +215,10 @@ Task<Result<std::vector<Result<Reply>>>> Client::pipeline(
 }
 
 Task<Result<void>> Client::ping(PingScope scope) {
-  if (closed_.load(std::memory_order_acquire)) co_return closed_error();
   auto self = shared_from_this();
-  auto& router = router_for(co_await asio::this_coro::executor);
-  co_return co_await router.ping_all(scope == PingScope::kAny);
+  NodeRouter* router = router_for(co_await asio::this_coro::executor);
+  if (router == nullptr) co_return closed_error();
+  co_return co_await router->ping_all(scope == PingScope::kAny);
 }
 
 }  // namespace otpd::store::redis

@@ -128,7 +128,8 @@ class Client : public std::enable_shared_from_this<Client> {
 
  private:
   explicit Client(ClientOptions options, std::shared_ptr<boost::asio::ssl::context> tls);
-  NodeRouter& router_for(const boost::asio::any_io_executor& executor);
+  // This thread's router; nullptr once the client is closed.
+  NodeRouter* router_for(const boost::asio::any_io_executor& executor);
 
   struct PerContext;
   ClientOptions options_;
