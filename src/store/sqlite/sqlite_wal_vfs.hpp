@@ -12,9 +12,9 @@
 //   index header, after the last frame is written. The buffer is written as soon as the
 //   commit frame is in it, and, should anything still be pending, before the header's
 //   publication (SQLite calls xShmBarrier between its two copies) too.
-// - Any other call on the WAL file (read, size, sync, truncate, lock, close) and any write
-//   that is not the next append writes the buffer first, so the file always looks to SQLite
-//   as if each write had been made when it asked.
+// - Every call that can see the WAL file's contents or size (read, size, sync, truncate,
+//   file control, close) and any write that is not the next append writes the buffer
+//   first, so the file always looks to SQLite as if each write had been made when it asked.
 // - A commit's caller is completed after COMMIT returns, so an acknowledged result is in
 //   the operating system's page cache as before: it survives kill -9. Frames lost with the
 //   buffer on a crash belong to a transaction that had not committed.
