@@ -8,6 +8,7 @@
 #include "core/code.hpp"
 #include "core/country_code.hpp"
 #include "core/crypto.hpp"
+#include "core/placement.hpp"
 #include "core/recipient.hpp"
 #include "core/typed_code.hpp"
 #include "delivery/payload.hpp"
@@ -139,9 +140,10 @@ Task<Outcome<Started>> OtpService::send(const Tenant& tenant, SendCommand comman
   store::StartRequest request;
   core::Verification& v = request.verification;
   v.tenant = tenant.id;
-  v.id = core::new_verification_id(rng_, command.id_style, now);
   request.history = keyring_.recipient_hash_candidates(tenant.id, recipient->canonical);
   v.recipient = request.history.front();
+  v.id = core::new_verification_id(rng_, command.id_style, now,
+                                   core::placement_of(tenant.id, v.recipient));
   v.masked_to = core::mask_recipient(*recipient);
   v.channel = channel;
   v.alphabet = alphabet;

@@ -128,7 +128,10 @@ TEST_P(DeliveryConformance, TakeHandsOutAtMostMaxOldestFirst) {
 // other tenants' jobs are taken in its place.
 TEST_P(DeliveryConformance, TakeSkipsTheTenantsItIsToldToSkip) {
   std::vector<VerificationId> mine;
-  for (int i = 0; i < 3; ++i) mine.push_back(started(kTenant, nth_recipient(i), kT0).id);
+  // A millisecond apart: "oldest first" then orders them whatever their ids.
+  for (int i = 0; i < 3; ++i) {
+    mine.push_back(started(kTenant, nth_recipient(i), kT0 + std::chrono::milliseconds(i)).id);
+  }
   Verification theirs = started(kOtherTenant, kAlice, kT0 + seconds(1));
   const core::TimePoint now = kT0 + seconds(2);
 

@@ -6,6 +6,10 @@
 #include <stdexcept>
 #include <utility>
 
+#include "core/placement.hpp"
+#include "core/random.hpp"
+#include "core/verification.hpp"
+
 namespace otpd::core {
 
 void PrintTo(SendVerdict verdict, std::ostream* os) {
@@ -93,9 +97,18 @@ using std::chrono::seconds;
 
 namespace {
 
-core::VerificationId new_id() {
+// Every other id is of the form the service makes (time, the recipient's placement byte,
+// random bits), which a store may use to find it; the rest are opaque, which a store must
+// find all the same.
+core::VerificationId new_id(const core::TenantId& tenant, const core::RecipientHash& recipient,
+                            TimePoint now) {
   static std::atomic<int> next{0};
-  return core::VerificationId("vrf_" + std::to_string(++next) + "_9f2c4e");
+  const int n = ++next;
+  if (n % 2 == 0) {
+    thread_local core::OpenSslRandom rng;
+    return core::new_verification_id(rng, now, core::placement_of(tenant, recipient));
+  }
+  return core::VerificationId("vrf_" + std::to_string(n) + "_9f2c4e");
 }
 
 }  // namespace
@@ -124,7 +137,7 @@ StartRequest start_request(const core::TenantId& tenant, const core::RecipientHa
   StartRequest r;
   Verification& v = r.verification;
   v.tenant = tenant;
-  v.id = new_id();
+  v.id = new_id(tenant, recipient, now);
   v.recipient = recipient;
   v.masked_to = "a***@example.com";
   v.channel = o.channel;

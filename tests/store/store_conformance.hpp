@@ -110,7 +110,8 @@ std::string hash_of(const std::string& code);
 // As the caller's keyring matches a typed code: right when one of its hashes (one per
 // secret) is the verification's.
 CodeMatcher matcher_of(std::vector<std::string> candidate_hashes);
-// A new unique id each call; history is the recipient then `older_hashes`.
+// A new unique id each call (every other one of the service's form, the rest opaque);
+// history is the recipient then `older_hashes`.
 StartRequest start_request(const core::TenantId& tenant, const core::RecipientHash& recipient,
                            core::TimePoint now, const StartOptions& options = {});
 StartRequest counted_start(const core::RecipientHash& recipient, core::TimePoint now,

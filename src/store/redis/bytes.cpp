@@ -5,6 +5,7 @@
 #include <array>
 #include <bit>
 #include <cstring>
+#include <utility>
 
 #include "core/crypto.hpp"
 
@@ -16,6 +17,8 @@ constexpr std::uint8_t kPacked = 1;
 constexpr std::uint8_t kPackedTwilio = 2;  // "VE" and 32 lower-case hex digits, as 16 bytes
 constexpr std::uint8_t kPackedTimed = 3;   // "v_" and 24 sortable base64url digits, as 18 bytes
 constexpr std::size_t kTimedIdBytes = 18;
+constexpr std::uint8_t kPackedPlaced = 4;  // "v_" and 32 sortable base64url digits, as 24 bytes
+constexpr std::size_t kPlacedIdBytes = 24;
 constexpr long long kMaxExpiry = (1LL << 48) - 1;
 
 constexpr char kHexDigits[] = "0123456789abcdef";
@@ -187,11 +190,13 @@ std::string pack_id(std::string_view id) {
     }
     return out;
   }
-  if (id.size() == 2 + kTimedIdBytes / 3 * 4 && id.starts_with("v_")) {
-    // 18 bytes are exactly 24 digits: every spelling is canonical.
+  for (const auto& [tag, size] :
+       {std::pair{kPackedPlaced, kPlacedIdBytes}, std::pair{kPackedTimed, kTimedIdBytes}}) {
+    if (id.size() != 2 + size / 3 * 4 || !id.starts_with("v_")) continue;
+    // Whole groups of 3 bytes are exactly 4 digits each: every spelling is canonical.
     const auto bytes = core::sortable_base64url_decode(id.substr(2));
     if (!bytes) return as_given(id);
-    return static_cast<char>(kPackedTimed) + *bytes;
+    return static_cast<char>(tag) + *bytes;
   }
   if (id.size() != 24 || !id.starts_with("v_")) return as_given(id);
   std::array<unsigned char, 16> bytes{};
@@ -228,7 +233,8 @@ std::string unpack_id(std::string_view packed) {
     }
     return out;
   }
-  if (tag == kPackedTimed && packed.size() == kTimedIdBytes) {
+  if ((tag == kPackedTimed && packed.size() == kTimedIdBytes) ||
+      (tag == kPackedPlaced && packed.size() == kPlacedIdBytes)) {
     return "v_" + core::sortable_base64url_encode(packed);
   }
   if (tag != kPacked || packed.size() != 16) return std::string(packed);
@@ -244,18 +250,11 @@ std::size_t packed_id_size(std::uint8_t tag) {
       return 16;
     case kPackedTimed:
       return kTimedIdBytes;
+    case kPackedPlaced:
+      return kPlacedIdBytes;
     default:
       return 0;
   }
-}
-
-std::uint64_t fnv1a(std::string_view bytes) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (char c : bytes) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 0x100000001b3ULL;
-  }
-  return h;
 }
 
 }  // namespace otpd::store::redis

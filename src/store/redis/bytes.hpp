@@ -68,19 +68,16 @@ std::optional<long long> expiry_of(std::string_view value);
 std::string pack_hex(std::string_view text);
 std::string unpack_hex(std::string_view packed);
 
-// A verification id otpd makes is "v_" and 24 sortable base64url characters (time and
-// random bits): 18 bytes when packed. So are the older "v_" and 22 base64url characters
-// (16 bytes) and the Twilio form "VE" and 32 hex digits (16 bytes); anything else is kept
-// as given, with the same tagging as pack_hex.
+// A verification id otpd makes is "v_" and 32 sortable base64url characters (time, placement
+// byte and random bits): 24 bytes when packed. So are the earlier "v_" and 24 sortable
+// characters (18 bytes), "v_" and 22 base64url characters (16 bytes), and the Twilio form
+// "VE" and 32 hex digits (16 bytes); anything else is kept as given, with the same tagging
+// as pack_hex.
 std::string pack_id(std::string_view id);
 std::string unpack_id(std::string_view packed);
 // How many bytes follow the tag of a packed form (tag 0, text as given, has a length
 // instead): 0 for a tag that form never has.
 std::size_t packed_hex_size(std::uint8_t tag);
 std::size_t packed_id_size(std::uint8_t tag);
-
-// FNV-1a, 64 bits: which bucket or group a key falls in. Stable across versions and
-// platforms, since stored data is placed by it.
-std::uint64_t fnv1a(std::string_view bytes);
 
 }  // namespace otpd::store::redis

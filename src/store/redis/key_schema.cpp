@@ -3,6 +3,8 @@
 
 #include <cstdio>
 
+#include "core/placement.hpp"
+#include "core/verification.hpp"
 #include "store/redis/bytes.hpp"
 
 namespace otpd::store::redis {
@@ -41,18 +43,18 @@ std::string KeySchema::key(std::string_view tag, std::string_view rest) const {
 }
 
 int KeySchema::group_of(const core::TenantId& tenant, const core::RecipientHash& recipient) const {
-  return static_cast<int>(fnv1a(joined(tenant.str(), recipient.str())) %
-                          static_cast<std::uint64_t>(groups()));
+  static_assert(kSpreadGroups == 256, "a group is a placement byte");
+  return layout_ == Layout::kOneSlot ? 0 : core::placement_of(tenant, recipient);
 }
 
 KeySchema::Field KeySchema::record(const core::TenantId& tenant,
                                    const core::RecipientHash& recipient) const {
-  const std::uint64_t h = fnv1a(joined(tenant.str(), recipient.str()));
+  // The group is the hash's low byte (placement_of); the bucket within it, the next bits.
+  const std::uint64_t h = core::fnv1a(joined(tenant.str(), recipient.str()));
   const auto g = static_cast<std::uint64_t>(groups());
   const std::uint64_t buckets_per_group = kRecordBuckets / g;
-  const auto group = static_cast<int>(h % g);
   const auto bucket = (h / g) % buckets_per_group;
-  return {key("g" + std::to_string(group), "r" + std::to_string(bucket)),
+  return {key("g" + std::to_string(group_of(tenant, recipient)), "r" + std::to_string(bucket)),
           joined(tenant.str(), pack_hex(recipient.str()))};
 }
 
@@ -65,20 +67,37 @@ KeySchema::Field KeySchema::job(int group, const core::TenantId& tenant,
   return {jobs(group), member(tenant, id)};
 }
 
-KeySchema::Field KeySchema::index(const core::TenantId& tenant,
-                                  const core::VerificationId& id) const {
-  const std::string field = member(tenant, id);
-  const auto bucket = fnv1a(field) % kIndexBuckets;
-  return {key("x" + std::to_string(bucket), ""), field};
+KeySchema::Field KeySchema::index(const core::TenantId& tenant, const core::VerificationId& id,
+                                  const core::RecipientHash& recipient) const {
+  auto placed = group_index(tenant, id);
+  if (placed && core::placement_in(id) == group_of(tenant, recipient)) return std::move(*placed);
+  return shared_index(tenant, id);
+}
+
+std::optional<KeySchema::Field> KeySchema::group_index(const core::TenantId& tenant,
+                                                       const core::VerificationId& id) const {
+  if (layout_ == Layout::kOneSlot) return std::nullopt;
+  const auto group = core::placement_in(id);
+  if (!group) return std::nullopt;
+  std::string field = member(tenant, id);
+  const auto bucket = core::fnv1a(field) % (kIndexBuckets / kSpreadGroups);
+  return Field{key("g" + std::to_string(*group), "x" + std::to_string(bucket)), std::move(field)};
+}
+
+KeySchema::Field KeySchema::shared_index(const core::TenantId& tenant,
+                                         const core::VerificationId& id) const {
+  std::string field = member(tenant, id);
+  const auto bucket = core::fnv1a(field) % kIndexBuckets;
+  return {key("x" + std::to_string(bucket), ""), std::move(field)};
 }
 
 std::string KeySchema::idempotency(const core::TenantId& tenant, std::string_view key_name) const {
   const std::string rest = joined(tenant.str(), key_name);
-  return key("i" + hex32(fnv1a(rest)), rest);
+  return key("i" + hex32(core::fnv1a(rest)), rest);
 }
 
 std::string KeySchema::bucket(std::string_view key_name) const {
-  return key("b" + hex32(fnv1a(key_name)), key_name);
+  return key("b" + hex32(core::fnv1a(key_name)), key_name);
 }
 
 std::string KeySchema::counter(std::string_view key_name, const core::CounterWindow& window) const {
@@ -87,7 +106,7 @@ std::string KeySchema::counter(std::string_view key_name, const core::CounterWin
   rest += std::to_string(window.start_ms);
   rest += '\0';
   rest += std::to_string(window.end_ms);
-  return key("c" + hex32(fnv1a(key_name)), rest);
+  return key("c" + hex32(core::fnv1a(key_name)), rest);
 }
 
 std::string KeySchema::schema() const { return key("o", "schema"); }

@@ -2,6 +2,7 @@
 #include "store/redis/records.hpp"
 
 #include <algorithm>
+#include <cassert>
 
 #include "store/redis/bytes.hpp"
 
@@ -15,7 +16,6 @@ using core::Verification;
 // at least recognise) what an earlier one wrote.
 constexpr std::uint8_t kRecordFormat = 1;
 constexpr std::uint8_t kJobFormat = 1;
-constexpr std::uint8_t kIndexFormat = 1;
 constexpr std::uint8_t kIdempotencyFormat = 1;
 constexpr std::uint8_t kBucketFormat = 1;
 
@@ -240,21 +240,34 @@ store::Result<JobRecord> decode_job(std::string_view value) {
 
 // ---- the id index --------------------------------------------------------------------
 
-std::string encode_index(const core::RecipientHash& recipient, TimePoint delete_after) {
+std::string encode_index(std::string_view record_key, std::string_view record_field,
+                         TimePoint delete_after) {
+  // Keys are at most ~80 bytes: the prefix is at most 64 (options.hpp).
+  assert(record_key.size() <= 255);
   ByteWriter w;
   w.expiry(ms(delete_after));
   w.byte(kIndexFormat);
-  write_packed(w, pack_hex(recipient.str()));
+  w.byte(static_cast<std::uint8_t>(record_key.size()));
+  w.raw(record_key);
+  w.raw(record_field);
   return std::move(w).take();
 }
 
-store::Result<core::RecipientHash> decode_index(std::string_view value) {
+store::Result<IndexEntry> decode_index(std::string_view value, const core::TenantId& tenant) {
   ByteReader r(value);
   r.expiry();
   if (r.byte() != kIndexFormat) return corrupt();
-  core::RecipientHash recipient(unpack_hex(read_packed(r, packed_hex_size)));
-  if (r.failed() || !r.at_end()) return corrupt();
-  return recipient;
+  const std::size_t key_size = r.byte();
+  if (r.failed()) return corrupt();
+  const std::string_view rest = r.rest();
+  if (rest.size() < key_size + tenant.str().size() + 2) return corrupt();
+  IndexEntry entry;
+  entry.record_key = std::string(rest.substr(0, key_size));
+  entry.record_field = std::string(rest.substr(key_size));
+  const std::string_view field = entry.record_field;
+  if (!field.starts_with(tenant.str()) || field[tenant.str().size()] != '\0') return corrupt();
+  entry.recipient = core::RecipientHash(unpack_hex(field.substr(tenant.str().size() + 1)));
+  return entry;
 }
 
 // ---- idempotency ---------------------------------------------------------------------

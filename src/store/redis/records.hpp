@@ -53,9 +53,20 @@ struct JobRecord {
 std::string encode_job(const JobRecord& job);
 store::Result<JobRecord> decode_job(std::string_view value);
 
-// Which recipient an id belongs to: the index a check by id reads first.
-std::string encode_index(const core::RecipientHash& recipient, core::TimePoint delete_after);
-store::Result<core::RecipientHash> decode_index(std::string_view value);
+// Where an id's verification is: the key and field of its recipient's record. The index
+// scripts.hpp's follow script reads an entry and the record it names in one step, so the
+// layout of the first bytes is fixed: the expiry, kIndexFormat, the key's length (one byte),
+// the key, then the field. The field is <tenant>\0<packed recipient hash> (key_schema.hpp),
+// from which decode_index gives back the recipient.
+inline constexpr std::uint8_t kIndexFormat = 2;
+struct IndexEntry {
+  std::string record_key;
+  std::string record_field;
+  core::RecipientHash recipient;
+};
+std::string encode_index(std::string_view record_key, std::string_view record_field,
+                         core::TimePoint delete_after);
+store::Result<IndexEntry> decode_index(std::string_view value, const core::TenantId& tenant);
 
 // An idempotency record. `pending` marks a claim taken by a send still on its way to its
 // commit (Cluster only, where the claim and the commit are two steps): it expires within

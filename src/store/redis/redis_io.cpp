@@ -81,6 +81,8 @@ RedisIo::~RedisIo() {
 }
 
 asio::io_context& RedisIo::next_context() {
+  // Every call takes a context once, for one round trip (its parallel calls included).
+  round_trips_.fetch_add(1, std::memory_order_relaxed);
   return *contexts_[next_.fetch_add(1, std::memory_order_relaxed) % contexts_.size()];
 }
 
@@ -154,6 +156,23 @@ Task<Result<std::vector<std::optional<std::string>>>> RedisIo::read(std::vector<
     }
   }
   co_return values;
+}
+
+Task<Result<RedisIo::Followed>> RedisIo::follow(Read index, std::uint8_t format) {
+  std::vector<std::string> keys{std::move(index.key)};
+  std::vector<std::string> args{std::move(index.field), std::to_string(format)};
+  auto reply = co_await script(follow_script(), std::move(keys), std::move(args));
+  if (!reply) co_return reply.error();
+  auto& elements = reply->elements();
+  if (!reply->is_array() || elements.size() > 2) {
+    co_return Error{Errc::kProtocol, "unexpected reply to the follow script"};
+  }
+  Followed out;
+  if (!elements.empty() && elements[0].is_bulk()) out.entry = std::move(elements[0]).take_str();
+  if (elements.size() == 2 && elements[1].is_bulk()) {
+    out.target = std::move(elements[1]).take_str();
+  }
+  co_return out;
 }
 
 Result<RedisIo::Committed> RedisIo::committed(Result<Reply> reply) {

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,6 +47,14 @@ class RedisIo {
   // snapshot (one script); different slots are read in parallel.
   Task<Result<std::vector<std::optional<std::string>>>> read(std::vector<Read> reads);
 
+  // An index entry of `format` and, in the same step, the hash field it names (scripts.hpp's
+  // follow script): `target` is read only when `entry` is there and of that format.
+  struct Followed {
+    std::optional<std::string> entry;
+    std::optional<std::string> target;
+  };
+  Task<Result<Followed>> follow(Read index, std::uint8_t format);
+
   struct Committed {
     bool applied = false;
     std::size_t failed_guard = 0;    // 0-based, when not applied
@@ -71,6 +80,9 @@ class RedisIo {
   Task<Result<void>> ping();
 
   bool cluster() const { return cluster_; }
+  // How many round trips the calls above have made so far (calls run at once count as one):
+  // what tests and docs count an operation's cost in.
+  std::uint64_t round_trips() const { return round_trips_.load(std::memory_order_relaxed); }
 
  private:
   struct Call {
@@ -90,6 +102,7 @@ class RedisIo {
   std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
   std::vector<std::thread> threads_;
   std::atomic<std::size_t> next_{0};
+  std::atomic<std::uint64_t> round_trips_{0};
 };
 
 }  // namespace otpd::store::redis

@@ -139,10 +139,12 @@ Task<Result<std::vector<DeliveryJob>>> RedisStore::take_due(TakeRequest request)
     if (!KeySchema::parse_member(l.member, tenant, id)) continue;
     if (!l.job) {
       // The payload lapsed with its code: the verification is found through the index.
-      auto recipient = co_await locate(tenant, id);
-      if (recipient && *recipient) {
-        co_await end_delivery(tenant, id, **recipient, core::DeliveryStatus::kFailed);
-      } else if (recipient) {
+      auto found = co_await locate(tenant, id);
+      if (found && *found) {
+        const auto recipient = (*found)->recipient;
+        co_await end_delivery(tenant, id, recipient, core::DeliveryStatus::kFailed,
+                              std::move(*found));
+      } else if (found) {
         CommitBatch batch;
         batch.dequeue(schema_.queue(l.group), l.member);
         co_await io_->commit(std::move(batch));
@@ -164,11 +166,12 @@ Task<Result<std::vector<DeliveryJob>>> RedisStore::take_due(TakeRequest request)
 Task<Result<void>> RedisStore::end_delivery(const core::TenantId& tenant,
                                             const core::VerificationId& id,
                                             const core::RecipientHash& recipient,
-                                            core::DeliveryStatus outcome) {
+                                            core::DeliveryStatus outcome,
+                                            std::optional<Record> first) {
   const std::vector<core::RecipientHash> one{recipient};
   const int group = schema_.group_of(tenant, recipient);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    auto records = co_await read_records(tenant, one);
+    auto records = co_await first_or_read(tenant, one, first);
     if (!records) co_return records.error();
     Record& record = records->front();
     CommitBatch batch;
@@ -188,10 +191,11 @@ Task<Result<void>> RedisStore::end_delivery(const core::TenantId& tenant,
 }
 
 Task<Result<void>> RedisStore::finish_one(FinishedDelivery d) {
-  auto recipient = co_await locate(d.tenant, d.id);
-  if (!recipient) co_return recipient.error();
-  if (!*recipient) co_return Result<void>{};  // the verification is gone, and its job with it
-  co_return co_await end_delivery(d.tenant, d.id, **recipient, d.outcome);
+  auto found = co_await locate(d.tenant, d.id);
+  if (!found) co_return found.error();
+  if (!*found) co_return Result<void>{};  // the verification is gone, and its job with it
+  const auto recipient = (*found)->recipient;
+  co_return co_await end_delivery(d.tenant, d.id, recipient, d.outcome, std::move(*found));
 }
 
 Task<Result<void>> RedisStore::finish(std::vector<FinishedDelivery> done) {
@@ -215,10 +219,10 @@ Task<Result<void>> RedisStore::finish(std::vector<FinishedDelivery> done) {
 
 Task<Result<void>> RedisStore::retry(core::TenantId tenant, core::VerificationId id,
                                      TimePoint next_attempt) {
-  auto recipient = co_await locate(tenant, id);
-  if (!recipient) co_return recipient.error();
-  if (!*recipient) co_return Result<void>{};
-  const int group = schema_.group_of(tenant, **recipient);
+  auto found = co_await locate(tenant, id);
+  if (!found) co_return found.error();
+  if (!*found) co_return Result<void>{};
+  const int group = schema_.group_of(tenant, (*found)->recipient);
   const auto job_at = schema_.job(group, tenant, id);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     std::vector<redis::RedisIo::Read> reads{{job_at.key, job_at.field}};

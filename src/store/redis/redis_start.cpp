@@ -265,8 +265,13 @@ Task<Result<std::optional<StartOutcome>>> RedisStore::try_start(const StartReque
   commit.enqueue(schema_.queue(group), KeySchema::member(tenant, stored.id),
                  request.delivery_leased_until.value_or(now), stored.expires_at);
 
-  const auto index = schema_.index(tenant, stored.id);
-  const std::string index_value = redis::encode_index(stored.recipient, stored.delete_after);
+  // The id's index entry: with the record when the id names the recipient's group (or on
+  // one slot), so the commit below writes it; else in the shared index, reserved in step 2.
+  const auto index = schema_.index(tenant, stored.id, stored.recipient);
+  const std::string index_value =
+      redis::encode_index(own.where.key, own.where.field, stored.delete_after);
+  const bool index_with_record = redis::key_slot(index.key) == own_slot;
+  if (index_with_record) commit.set_field(index.key, index.field, index_value, stored.delete_after);
   std::string bucket_value;
   if (out.decision.token) bucket_value = redis::encode_bucket(*out.decision.token);
   redis::IdempotencyEntry entry;
@@ -279,7 +284,6 @@ Task<Result<std::optional<StartOutcome>>> RedisStore::try_start(const StartReque
 
   if (one_slot) {
     // ---- 3. one commit: the whole send, as one transaction would be ----------------
-    commit.set_field(index.key, index.field, index_value, stored.delete_after);
     if (out.decision.token) {
       commit.expect(bucket_key, "", bucket_raw);
       commit.set(bucket_key, bucket_value, out.decision.token->full_at);
@@ -336,7 +340,7 @@ Task<Result<std::optional<StartOutcome>>> RedisStore::try_start(const StartReque
       }
       undo.push_back(std::move(u));
     }
-    {
+    if (!index_with_record) {
       CommitBatch b;
       b.set_field(index.key, index.field, index_value, stored.delete_after);
       reserve.push_back(std::move(b));

@@ -40,9 +40,11 @@ redis::Result<std::unique_ptr<RedisStore>> RedisStore::open(std::string_view url
   auto parsed = redis::parse_redis_url(url);
   if (!parsed) return parsed.error();
   std::string prefix = options.key_prefix.empty() ? parsed->key_prefix : options.key_prefix;
-  if (prefix.find_first_of("{}*?[]\\") != std::string::npos) {
-    return redis::Error{redis::Errc::kInvalidArgument,
-                        "key_prefix may not hold '{', '}' or glob characters"};
+  if (prefix.empty() || prefix.size() > 64 ||
+      prefix.find_first_of("{}*?[]\\") != std::string::npos) {
+    return redis::Error{
+        redis::Errc::kInvalidArgument,
+        "key_prefix must be 1 to 64 characters without '{', '}' or glob characters"};
   }
   const auto layout = parsed->mode == redis::ClientOptions::Mode::kCluster
                           ? KeySchema::Layout::kSpread
@@ -84,16 +86,74 @@ Task<Result<std::vector<RedisStore::Record>>> RedisStore::read_records(
   co_return records;
 }
 
-Task<Result<std::optional<core::RecipientHash>>> RedisStore::locate(
-    const core::TenantId& tenant, const core::VerificationId& id) {
-  const auto where = schema_.index(tenant, id);
-  std::vector<redis::RedisIo::Read> reads{{where.key, where.field}};
+Result<RedisStore::Record> RedisStore::located(const core::TenantId& tenant, std::string_view entry,
+                                               std::optional<std::string> value) const {
+  auto index = redis::decode_index(entry, tenant);
+  if (!index) return index.error();
+  Record r;
+  r.recipient = std::move(index->recipient);
+  r.where = schema_.record(tenant, r.recipient);
+  // The entry names where the record is; this layout must agree.
+  if (r.where.key != index->record_key || r.where.field != index->record_field) {
+    return make_error(StoreErrc::kCorrupt);
+  }
+  r.raw = std::move(value);
+  if (r.raw) {
+    auto decoded = redis::decode_record(*r.raw, tenant, r.recipient);
+    if (!decoded) return decoded.error();
+    r.value = std::move(*decoded);
+  }
+  return r;
+}
+
+Task<Result<std::optional<RedisStore::Record>>> RedisStore::locate(const core::TenantId& tenant,
+                                                                   const core::VerificationId& id) {
+  using Found = std::optional<Record>;
+  // An entry and the record it names in one script, where they share a slot: in the group
+  // an id names, and everywhere on one slot.
+  auto follow = [&](KeySchema::Field at) -> Task<Result<std::optional<Found>>> {
+    // (A named Read: a braced temporary in a co_await expression is destroyed twice by GCC 12.)
+    redis::RedisIo::Read read{std::move(at.key), std::move(at.field)};
+    auto followed = co_await io_->follow(std::move(read), redis::kIndexFormat);
+    if (!followed) co_return redis::unavailable(followed.error());
+    if (!followed->entry) co_return std::optional<Found>();
+    auto record = located(tenant, *followed->entry, std::move(followed->target));
+    if (!record) co_return record.error();
+    co_return std::optional<Found>(Found(std::move(*record)));
+  };
+  if (auto placed = schema_.group_index(tenant, id)) {
+    auto found = co_await follow(std::move(*placed));
+    if (!found) co_return found.error();
+    if (*found) co_return std::move(**found);
+    // Not there: an id that names a group other than its recipient's is in the shared index.
+  }
+  const auto shared = schema_.shared_index(tenant, id);
+  if (schema_.layout() == KeySchema::Layout::kOneSlot) {
+    auto found = co_await follow(shared);
+    if (!found) co_return found.error();
+    co_return found->value_or(Found());
+  }
+  // The shared index of a Cluster is in a slot of its own: the entry, then the record.
+  std::vector<redis::RedisIo::Read> reads{{shared.key, shared.field}};
   auto values = co_await io_->read(std::move(reads));
   if (!values) co_return redis::unavailable(values.error());
-  if (!values->front()) co_return std::optional<core::RecipientHash>();
-  auto recipient = redis::decode_index(*values->front());
-  if (!recipient) co_return recipient.error();
-  co_return std::optional<core::RecipientHash>(std::move(*recipient));
+  if (!values->front()) co_return Found();
+  auto entry = redis::decode_index(*values->front(), tenant);
+  if (!entry) co_return entry.error();
+  std::vector<core::RecipientHash> one{std::move(entry->recipient)};
+  auto records = co_await read_records(tenant, one);
+  if (!records) co_return records.error();
+  co_return Found(std::move(records->front()));
+}
+
+Task<Result<std::vector<RedisStore::Record>>> RedisStore::first_or_read(
+    const core::TenantId& tenant, const std::vector<core::RecipientHash>& recipients,
+    std::optional<Record>& first) {
+  if (!first) co_return co_await read_records(tenant, recipients);
+  std::vector<Record> records;
+  records.push_back(std::move(*first));
+  first.reset();
+  co_return records;
 }
 
 void RedisStore::rewrite(CommitBatch& batch, const Record& record,
@@ -118,16 +178,18 @@ void RedisStore::drop_job(CommitBatch& batch, int group, const core::TenantId& t
 
 Task<Result<core::CheckDecision>> RedisStore::check(CheckRequest request) {
   std::vector<core::RecipientHash> targets = request.recipients;
+  std::optional<Record> first;  // by id: the record the lookup read, for the first attempt
   if (request.id) {
-    auto recipient = co_await locate(request.tenant, *request.id);
-    if (!recipient) co_return recipient.error();
-    if (!*recipient) co_return core::CheckDecision{};
-    targets = {std::move(**recipient)};
+    auto found = co_await locate(request.tenant, *request.id);
+    if (!found) co_return found.error();
+    if (!*found) co_return core::CheckDecision{};
+    targets = {(*found)->recipient};
+    first = std::move(*found);
   }
   std::optional<core::VerificationId> matched_id;
   core::CodeMatch match = core::CodeMatch::kMalformed;
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    auto records = co_await read_records(request.tenant, targets);
+    auto records = co_await first_or_read(request.tenant, targets, first);
     if (!records) co_return records.error();
 
     // The verification: by id in its recipient's record, or the newest of the recipient
@@ -182,24 +244,22 @@ Task<Result<core::CheckDecision>> RedisStore::check(CheckRequest request) {
 
 Task<Result<std::optional<Verification>>> RedisStore::get(core::TenantId tenant,
                                                           core::VerificationId id) {
-  auto recipient = co_await locate(tenant, id);
-  if (!recipient) co_return recipient.error();
-  if (!*recipient) co_return std::optional<Verification>();
-  std::vector<core::RecipientHash> one{**recipient};
-  auto records = co_await read_records(tenant, one);
-  if (!records) co_return records.error();
-  const Verification* v = records->front().value.find(id);
+  auto found = co_await locate(tenant, id);
+  if (!found) co_return found.error();
+  if (!*found) co_return std::optional<Verification>();
+  const Verification* v = (*found)->value.find(id);
   co_return v == nullptr ? std::optional<Verification>() : std::optional<Verification>(*v);
 }
 
 Task<Result<core::TransitionDecision>> RedisStore::transition(TransitionRequest request) {
-  auto recipient = co_await locate(request.tenant, request.id);
-  if (!recipient) co_return recipient.error();
-  if (!*recipient) co_return core::TransitionDecision{};
-  const std::vector<core::RecipientHash> one{**recipient};
-  const int group = schema_.group_of(request.tenant, **recipient);
+  auto found = co_await locate(request.tenant, request.id);
+  if (!found) co_return found.error();
+  if (!*found) co_return core::TransitionDecision{};
+  const std::vector<core::RecipientHash> one{(*found)->recipient};
+  const int group = schema_.group_of(request.tenant, (*found)->recipient);
+  std::optional<Record> first = std::move(*found);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    auto records = co_await read_records(request.tenant, one);
+    auto records = co_await first_or_read(request.tenant, one, first);
     if (!records) co_return records.error();
     Record& record = records->front();
     const Verification* v = record.value.find(request.id);
@@ -298,6 +358,13 @@ Task<Result<std::optional<std::string>>> RedisStore::schema_problem() {
       co_return std::optional<std::string>("the Redis data was written by a newer otpd (layout " +
                                            text + ", this one knows " +
                                            std::to_string(KeySchema::kVersion) + ")");
+    }
+    // Layout 1 was never released: its index entries name a recipient, not a record.
+    if (stored < KeySchema::kVersion) {
+      co_return std::optional<std::string>(
+          "the Redis data was written by a development build of otpd (layout " + text +
+          ", this one reads " + std::to_string(KeySchema::kVersion) +
+          "): delete the keys under the prefix, then run otpd store init");
     }
   }
   co_return std::optional<std::string>();

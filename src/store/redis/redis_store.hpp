@@ -15,9 +15,10 @@
 //   1. read everything (one script per slot, in parallel);
 //   2. reserve: counters are incremented (INCRBY; a count past the limit refuses the send
 //      and gives the increments back), and, in parallel, the idempotency key is claimed
-//      with a short-lived pending record, the send bucket is compare-and-set, and the id
-//      index entry is written;
-//   3. commit the recipient's record with the verification, its send record and its job;
+//      with a short-lived pending record, the send bucket is compare-and-set, and a shared
+//      index entry is written for an id that does not name its recipient's group;
+//   3. commit the recipient's record with the verification, its send record, its job and
+//      (for an id naming the group) its index entry;
 //      if it changed meanwhile, step 2 is undone (the claim deleted, the bucket restored if
 //      nobody took from it since, the counters given back) and the send starts over;
 //   4. finish the idempotency record, and cancel a pending code stored under an older
@@ -26,9 +27,12 @@
 // one send per idempotency key (a second request with the key waits for the first's
 // outcome and replays it); a refused send leaves nothing but, for a moment, reserved
 // counts (which can make a concurrent send at the very limit be refused: the error is
-// always towards fewer sends). A verification is found by id through the index, written
-// before the commit (so an acknowledged send is always found), which costs a check by id
-// one more round trip than a check by recipient.
+// always towards fewer sends). A verification is found by id through an index entry that
+// names its record. An id otpd makes names its recipient's slot group (core/placement.hpp),
+// so its entry is written by the recipient's commit and read with the record by one script:
+// a check or transition by id is one read and one commit, as by recipient. Other ids (the
+// Twilio form, which has no room for it) are indexed in a shared index, written before the
+// commit (so an acknowledged send is always found), at one round trip more.
 //
 // Expiry is native: every key has a PEXPIREAT (a record: its last delete_after or an hour
 // after its last failure; a job: its code's expiry; a counter: its window's end; a bucket:
@@ -96,6 +100,8 @@ class RedisStore final : public Store {
   Task<Result<std::size_t>> sweep(core::TimePoint now, core::Seconds counter_horizon) override;
 
   const redis::KeySchema& schema() const { return schema_; }
+  // Round trips made so far (redis_io.hpp): what an operation costs, for tests and docs.
+  std::uint64_t round_trips() const { return io_->round_trips(); }
 
  private:
   RedisStore(std::unique_ptr<redis::RedisIo> io, redis::KeySchema schema);
@@ -110,9 +116,20 @@ class RedisStore final : public Store {
   };
   Task<Result<std::vector<Record>>> read_records(
       const core::TenantId& tenant, const std::vector<core::RecipientHash>& recipients);
-  // The recipient an id belongs to, from the index; nullopt when the id is unknown.
-  Task<Result<std::optional<core::RecipientHash>>> locate(const core::TenantId& tenant,
-                                                          const core::VerificationId& id);
+  // The record an id's index entry names, read: nullopt when the id is unknown (the record
+  // may still lack the verification, once it is pruned). One round trip when the id names
+  // its group, and on a standalone server; on a Cluster, an id in the shared index takes
+  // two (the entry, then the record in its own slot).
+  Task<Result<std::optional<Record>>> locate(const core::TenantId& tenant,
+                                             const core::VerificationId& id);
+  // A record from an index entry and the value it names.
+  Result<Record> located(const core::TenantId& tenant, std::string_view entry,
+                         std::optional<std::string> value) const;
+  // `first` (taken, so a retry reads afresh) when it holds a record, else the records of
+  // `recipients` as read now.
+  Task<Result<std::vector<Record>>> first_or_read(
+      const core::TenantId& tenant, const std::vector<core::RecipientHash>& recipients,
+      std::optional<Record>& first);
   // Adds to `batch` the guard that `record` is unchanged and the write of its new value
   // (or its deletion, once nothing in it matters any more).
   void rewrite(redis::CommitBatch& batch, const Record& record,
@@ -125,10 +142,11 @@ class RedisStore final : public Store {
   Task<Result<bool>> cancel_elsewhere(const core::TenantId& tenant,
                                       const core::RecipientHash& recipient,
                                       const core::VerificationId& id, core::TimePoint now);
-  // Records `outcome` as the delivery of `id` (of `recipient`) and drops its job.
+  // Records `outcome` as the delivery of `id` (of `recipient`) and drops its job; `first`:
+  // the recipient's record when it was just read.
   Task<Result<void>> end_delivery(const core::TenantId& tenant, const core::VerificationId& id,
                                   const core::RecipientHash& recipient,
-                                  core::DeliveryStatus outcome);
+                                  core::DeliveryStatus outcome, std::optional<Record> first = {});
 
   // One outcome of finish(): its verification found through the index, then ended.
   Task<Result<void>> finish_one(FinishedDelivery done);

@@ -11,6 +11,14 @@ namespace otpd::store::redis {
 // string. Returns one value (nil when absent) per key: one consistent snapshot.
 const Script& read_script();
 
+// KEYS[1]: an index hash, ARGV[1]: the field, ARGV[2]: the index format (records.hpp).
+// Reads an index entry and, in the same step, the hash field it points to (a key in the same
+// slot, named inside the entry: the one key a script here reads without its caller naming
+// it). Returns {} when the entry is absent, {entry} when it is not of that format, else
+// {entry, value} (value nil when absent): a lookup by id and the read of the record found,
+// in one round trip.
+const Script& follow_script();
+
 // The compare-and-set commit (see CommitBatch in commit_batch.hpp for the argument
 // layout). Checks every guard first; if one fails, writes nothing and returns {0, i} (the
 // 1-based guard that failed); else applies every write and returns {1, n1, n2, ...} with

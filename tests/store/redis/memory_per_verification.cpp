@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/placement.hpp"
 #include "core/random.hpp"
 #include "core/run_blocking.hpp"
 #include "store/redis/redis_store.hpp"
@@ -67,8 +68,8 @@ int main(int argc, char** argv) {
     store::StartRequest r;
     auto& v = r.verification;
     v.tenant = core::TenantId("acme");
-    v.id = core::new_verification_id(rng, t0);
     v.recipient = core::RecipientHash(hex(rng, 32));
+    v.id = core::new_verification_id(rng, t0, core::placement_of(v.tenant, v.recipient));
     v.masked_to = "a***@example.com";
     v.channel = core::ChannelKind::kEmail;
     v.code_length = 6;

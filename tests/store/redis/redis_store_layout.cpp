@@ -10,8 +10,12 @@
 #include <optional>
 #include <thread>
 
+#include "core/placement.hpp"
+#include "core/random.hpp"
+#include "core/verification.hpp"
 #include "redis_backend.hpp"
 #include "store/redis/records.hpp"
+#include "store/redis/slot.hpp"
 #include "store_conformance.hpp"
 
 namespace otpd::store::testing {
@@ -106,7 +110,7 @@ TEST_P(RedisLayout, EveryKeyExpiresByItselfWhenItsContentDoes) {
   const auto job = schema().job(group, kTenant, v.id);
   EXPECT_EQ(redis::expiry_of(field(job).value()), core::to_unix_ms(v.expires_at));
   EXPECT_GE(key(schema().queue(group)).second, core::to_unix_ms(v.expires_at));
-  const auto index = schema().index(kTenant, v.id);
+  const auto index = schema().index(kTenant, v.id, kAlice);
   EXPECT_EQ(redis::expiry_of(field(index).value()), core::to_unix_ms(v.delete_after));
   EXPECT_EQ(key(schema().idempotency(kTenant, "order-1")).second,
             core::to_unix_ms(kT0 + hours(24)));
@@ -129,6 +133,86 @@ TEST_P(RedisLayout, EveryKeyExpiresByItselfWhenItsContentDoes) {
   EXPECT_EQ(run(store_->depth()).value(), 0u);
   // The store itself sweeps nothing.
   EXPECT_EQ(run(store_->redis().sweep(kT0 + hours(48), hours(2))).value(), 0u);
+}
+
+// An operation by id costs what one by recipient does: an id of the service's form names
+// its recipient's group, where its index entry is, so one script finds the entry and reads
+// the record it names. Any other id is in the shared index, a slot of its own on a Cluster:
+// one round trip more there (on a standalone server, every id is found by one script).
+TEST_P(RedisLayout, AnOperationByIdIsOneReadAndOneCommit) {
+  RedisStore& redis = store_->redis();
+  auto cost = [&](auto&& operation) {
+    const auto before = redis.round_trips();
+    operation();
+    return redis.round_trips() - before;
+  };
+  const bool cluster = GetParam() == Kind::kCluster;
+  core::OpenSslRandom rng;
+  auto started = [&](const core::RecipientHash& recipient, core::VerificationId id) {
+    StartRequest request = start_request(kTenant, recipient, kT0);
+    request.verification.id = std::move(id);
+    return run(store_->start(request)).value().verification;
+  };
+  const core::Verification placed =
+      started(kAlice, core::new_verification_id(rng, kT0, core::placement_of(kTenant, kAlice)));
+  const auto entry = schema().index(kTenant, placed.id, kAlice);
+  EXPECT_EQ(redis::key_slot(entry.key), redis::key_slot(schema().record(kTenant, kAlice).key));
+  EXPECT_EQ(redis::expiry_of(field(entry).value()), core::to_unix_ms(placed.delete_after));
+
+  EXPECT_EQ(cost([&] { EXPECT_TRUE(run(redis.get(kTenant, placed.id)).value()); }), 1u);
+  EXPECT_EQ(
+      cost([&] {
+        EXPECT_EQ(
+            run(redis.check(check_request(placed, "000000", kT0 + seconds(1)))).value().verdict,
+            Check::kInvalid);
+      }),
+      2u);
+  EXPECT_EQ(
+      cost([&] {
+        EXPECT_EQ(
+            run(redis.check(check_request(placed, "123456", kT0 + seconds(2)))).value().verdict,
+            Check::kApproved);
+      }),
+      2u);
+
+  // A Twilio SID (128 random bits, no room for more), and an id naming another group than
+  // its recipient's: both found, through the shared index.
+  const core::Verification twilio =
+      started(kBob, core::new_verification_id(rng, core::IdStyle::kTwilio, kT0, 0));
+  const core::RecipientHash carol = nth_recipient(3);
+  const auto wrong_group = static_cast<std::uint8_t>(core::placement_of(kTenant, carol) + 1);
+  const core::Verification elsewhere =
+      started(carol, core::new_verification_id(rng, kT0, wrong_group));
+  EXPECT_EQ(cost([&] { EXPECT_TRUE(run(redis.get(kTenant, twilio.id)).value()); }),
+            cluster ? 2u : 1u);
+  EXPECT_EQ(cost([&] { EXPECT_TRUE(run(redis.get(kTenant, elsewhere.id)).value()); }),
+            cluster ? 3u : 1u);
+  EXPECT_EQ(cost([&] {
+              EXPECT_EQ(run(store_->transition(
+                                {kTenant, twilio.id, core::Transition::kCancel, kT0 + seconds(3)}))
+                            .value()
+                            .verdict,
+                        Transit::kDone);
+            }),
+            cluster ? 3u : 2u);
+  EXPECT_EQ(
+      run(store_->transition({kTenant, elsewhere.id, core::Transition::kApprove, kT0 + seconds(3)}))
+          .value()
+          .verdict,
+      Transit::kDone);
+
+  // Unknown ids: nothing found, in as many round trips as a lookup takes.
+  core::Verification unknown = placed;
+  unknown.id = core::new_verification_id(rng, kT0, core::placement_of(kTenant, kAlice));
+  EXPECT_EQ(cost([&] { EXPECT_FALSE(run(redis.get(kTenant, unknown.id)).value()); }),
+            cluster ? 2u : 1u);
+  EXPECT_EQ(
+      cost([&] {
+        EXPECT_EQ(
+            run(redis.check(check_request(unknown, "123456", kT0 + seconds(4)))).value().verdict,
+            Check::kNotFound);
+      }),
+      cluster ? 2u : 1u);
 }
 
 // A claim of an idempotency key still marked pending (on a Cluster, the claim and the

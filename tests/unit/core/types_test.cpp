@@ -8,6 +8,7 @@
 
 #include "core/clock.hpp"
 #include "core/crypto.hpp"
+#include "core/placement.hpp"
 #include "core/verification.hpp"
 #include "fake_random.hpp"
 
@@ -86,15 +87,60 @@ TEST(StrongString, ComparesByValue) {
   EXPECT_EQ(VerificationId("x").str(), "x");
 }
 
-// The time is in the id, but never instead of randomness: 96 random bits follow it.
-TEST(VerificationIdGeneration, StartsWithTheLetterPrefixThenTimeAndRandomBits) {
+// The time and the placement byte are in the id, but never instead of randomness: 136
+// random bits follow them (the contract asks for at least 128).
+TEST(VerificationIdGeneration, StartsWithTheLetterPrefixThenTimePlacementAndRandomBits) {
   testing::ScriptedRandom dash_first({0xF8, 0xFF});
-  const VerificationId id = new_verification_id(dash_first, from_unix_ms(0));
+  const VerificationId id = new_verification_id(dash_first, from_unix_ms(0), 0);
   EXPECT_EQ(id.str().rfind("v_", 0), 0u) << id.str();
-  EXPECT_EQ(dash_first.drawn(), 12u);
-  EXPECT_EQ(id.str().size(), 2u + 24u);
+  EXPECT_EQ(dash_first.drawn(), 17u);
+  EXPECT_GE(dash_first.drawn() * 8, 128u);
+  EXPECT_EQ(id.str().size(), 2u + 32u);
   // Time 0 is six zero bytes: eight of the smallest character.
   EXPECT_EQ(id.str().substr(2, 8), "--------");
+}
+
+TEST(VerificationIdGeneration, AnIdCarriesThePlacementItWasMadeWith) {
+  OpenSslRandom rng;
+  for (int placement = 0; placement < 256; ++placement) {
+    const auto id = new_verification_id(rng, from_unix_ms(1'796'000'000'000 + placement),
+                                        static_cast<std::uint8_t>(placement));
+    EXPECT_EQ(placement_in(id), placement) << id.str();
+    EXPECT_EQ(placement_in(new_verification_id(rng, IdStyle::kOtpd, from_unix_ms(0),
+                                               static_cast<std::uint8_t>(placement))),
+              placement);
+  }
+}
+
+// Only the otpd form has room for the byte: a Twilio SID is 128 random bits and no more.
+TEST(VerificationIdGeneration, OtherIdsCarryNoPlacement) {
+  OpenSslRandom rng;
+  const auto twilio = new_verification_id(rng, IdStyle::kTwilio, from_unix_ms(0), 7);
+  EXPECT_EQ(twilio.str().size(), 34u);
+  EXPECT_EQ(placement_in(twilio), std::nullopt);
+  for (const char* other : {"v_-Pc6NJMxpPxS0hs8ZfwBHSMx",          // the 24-digit form before
+                            "v_oN_1IsI9AnGLzkWY56dR6A",            // and the one before that
+                            "v_-Pc6NJMxpPxS0hs8ZfwBHSMx-Pc6NJM!",  // 32 characters, one not a digit
+                            "x_-Pc6NJMxpPxS0hs8ZfwBHSMx-Pc6NJMx", "vrf_1_9f2c4e", ""}) {
+    EXPECT_EQ(placement_in(VerificationId(other)), std::nullopt) << other;
+  }
+}
+
+// The placement is a stable function of tenant and recipient hash: stored data is placed by
+// it, so these values may never change.
+TEST(Placement, IsTheLowByteOfFnv1aOverTenantAndRecipient) {
+  EXPECT_EQ(fnv1a(""), 0xcbf29ce484222325ULL);
+  EXPECT_EQ(fnv1a("a"), 0xaf63dc4c8601ec8cULL);
+  EXPECT_EQ(placement_of(TenantId("acme"), RecipientHash("feed")),
+            fnv1a(std::string("acme\0feed", 9)) & 0xff);
+  EXPECT_NE(placement_of(TenantId("acme"), RecipientHash("feed")),
+            placement_of(TenantId("acmf"), RecipientHash("feed")));
+  // Spread over all 256 values.
+  std::set<int> seen;
+  for (int i = 0; i < 4096; ++i) {
+    seen.insert(placement_of(TenantId("acme"), RecipientHash(std::to_string(i))));
+  }
+  EXPECT_EQ(seen.size(), 256u);
 }
 
 // Ids made later sort after ids made earlier, whatever their random bits: a store's index
@@ -104,7 +150,7 @@ TEST(VerificationIdGeneration, IdsSortByTheirCreationTime) {
   const long long base = 1'796'000'000'000;  // a time in 2026
   std::string previous;
   for (long long step : {0LL, 1LL, 2LL, 63LL, 64LL, 65LL, 4096LL, 1'000'000LL, 86'400'000LL}) {
-    const std::string id = new_verification_id(rng, from_unix_ms(base + step)).str();
+    const std::string id = new_verification_id(rng, from_unix_ms(base + step), 9).str();
     EXPECT_LT(previous, id) << "after " << step << " ms";
     previous = id;
   }
@@ -135,7 +181,7 @@ TEST(VerificationIdGeneration, IdsAreUrlSafeAndDistinct) {
   OpenSslRandom rng;
   std::set<std::string> seen;
   for (int i = 0; i < 2000; ++i) {
-    const std::string id = new_verification_id(rng, from_unix_ms(1'796'000'000'000)).str();
+    const std::string id = new_verification_id(rng, from_unix_ms(1'796'000'000'000), 200).str();
     ASSERT_TRUE(std::isalpha(static_cast<unsigned char>(id[0]))) << id;
     for (char c : id) {
       ASSERT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') << id;

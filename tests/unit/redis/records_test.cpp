@@ -7,6 +7,7 @@
 
 #include <set>
 
+#include "core/placement.hpp"
 #include "core/random.hpp"
 #include "core/verification.hpp"
 #include "store/redis/bytes.hpp"
@@ -67,6 +68,16 @@ TEST(RedisBytes, PackedFormsRoundTripAndAreTakenOnlyWhenExact) {
     EXPECT_EQ(pack_id(edge).size(), 19u) << edge;
     EXPECT_EQ(unpack_id(pack_id(edge)), edge);
   }
+  // Today's form: time, placement and random bits, 24 bytes.
+  core::OpenSslRandom rng;
+  const std::string placed_id =
+      core::new_verification_id(rng, core::from_unix_ms(1'900'000'000'000), 255).str();
+  EXPECT_EQ(pack_id(placed_id).size(), 25u);
+  EXPECT_EQ(unpack_id(pack_id(placed_id)), placed_id);
+  for (const std::string& edge : {"v_" + std::string(32, '-'), "v_" + std::string(32, 'z')}) {
+    EXPECT_EQ(pack_id(edge).size(), 25u) << edge;
+    EXPECT_EQ(unpack_id(pack_id(edge)), edge);
+  }
   const std::string twilio_id = "VE0123456789abcdef0123456789abcdef";
   EXPECT_EQ(pack_id(twilio_id).size(), 17u);
   EXPECT_EQ(unpack_id(pack_id(twilio_id)), twilio_id);
@@ -75,7 +86,7 @@ TEST(RedisBytes, PackedFormsRoundTripAndAreTakenOnlyWhenExact) {
        {std::string("v_oN_1IsI9AnGLzkWY56dR6B"), std::string("vrf_1_9f2c4e"),
         std::string("VE0123456789ABCDEF0123456789abcdef"), std::string("VE0123"),
         std::string("v_short"), std::string("v_oN_1IsI9AnGLzkWY56dR6!"),
-        std::string("v_-Pc6NJMxpPxS0hs8ZfwBHSM!")}) {
+        std::string("v_-Pc6NJMxpPxS0hs8ZfwBHSM!"), placed_id.substr(0, 33) + "!"}) {
     EXPECT_EQ(unpack_id(pack_id(text)), text) << text;
   }
 }
@@ -114,10 +125,11 @@ TEST(RedisRecords, ARecipientRecordRoundTrips) {
   plain.channel = core::ChannelKind::kConsole;
   plain.alphabet = core::Alphabet::kDigits;
   record.verifications.push_back(plain);
-  // An id as the service makes it today: the time, then random bits (packed to 18 bytes).
+  // An id as the service makes it today: the time, the placement, then random bits (packed
+  // to 24 bytes).
   core::OpenSslRandom rng;
   Verification timed = sample();
-  timed.id = core::new_verification_id(rng, from_unix_ms(1'900'000'000'000));
+  timed.id = core::new_verification_id(rng, from_unix_ms(1'900'000'000'000), 42);
   record.verifications.push_back(timed);
   record.failures = {from_unix_ms(1'900'000'000'000), from_unix_ms(1'900'000'001'000)};
 
@@ -165,7 +177,7 @@ TEST(RedisRecords, DamagedValuesAreCorrupt) {
   other_format[kExpiryBytes] = 9;
   EXPECT_FALSE(decode_record(other_format, core::TenantId("acme"), core::RecipientHash(kHash)));
   EXPECT_FALSE(decode_job("nonsense"));
-  EXPECT_FALSE(decode_index(""));
+  EXPECT_FALSE(decode_index("", core::TenantId("acme")));
   EXPECT_FALSE(decode_bucket("0123456"));
   EXPECT_FALSE(decode_idempotency("0123456789", core::TenantId("acme")));
 }
@@ -200,8 +212,30 @@ TEST(RedisRecords, JobsIndexIdempotencyAndBucketsRoundTrip) {
   EXPECT_EQ(j->sealed, job.sealed);
   EXPECT_EQ(expiry_of(encode_job(job)), 1'900'000'300'000);
 
-  EXPECT_EQ(decode_index(encode_index(core::RecipientHash("feed"), from_unix_ms(5))).value(),
-            core::RecipientHash("feed"));
+  {
+    const KeySchema keys("otpd:", KeySchema::Layout::kSpread);
+    const core::TenantId acme("acme");
+    const auto where = keys.record(acme, core::RecipientHash(kHash));
+    const std::string entry = encode_index(where.key, where.field, from_unix_ms(5));
+    EXPECT_EQ(expiry_of(entry), 5);
+    auto decoded = decode_index(entry, acme);
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(decoded->record_key, where.key);
+    EXPECT_EQ(decoded->record_field, where.field);
+    EXPECT_EQ(decoded->recipient, core::RecipientHash(kHash));
+    // The follow script reads the key from fixed places: the format after the expiry, then
+    // the key's length.
+    EXPECT_EQ(static_cast<std::uint8_t>(entry[kExpiryBytes]), kIndexFormat);
+    EXPECT_EQ(static_cast<std::size_t>(static_cast<unsigned char>(entry[kExpiryBytes + 1])),
+              where.key.size());
+    EXPECT_EQ(entry.substr(kExpiryBytes + 2, where.key.size()), where.key);
+    // Another tenant's entry, or a cut one, is not taken for this tenant's.
+    EXPECT_FALSE(decode_index(entry, core::TenantId("acm")));
+    EXPECT_FALSE(decode_index(entry, core::TenantId("other")));
+    for (std::size_t cut = 0; cut < entry.size() - 32; ++cut) {
+      EXPECT_FALSE(decode_index(entry.substr(0, cut), acme)) << "cut at " << cut;
+    }
+  }
 
   IdempotencyEntry entry;
   entry.pending = true;
@@ -235,6 +269,21 @@ TEST(RedisKeySchema, WhatOneCommitTouchesSharesASlot) {
     EXPECT_EQ(key_slot(spread.queue(group)), slot);
     EXPECT_EQ(key_slot(spread.jobs(group)), slot);
     EXPECT_EQ(spread.job(group, tenant, id).key, spread.jobs(group));
+    // An id otpd makes names its recipient's group: its index entry shares the slot too, and
+    // a lookup goes there first.
+    core::OpenSslRandom rng;
+    const auto placed = core::new_verification_id(rng, core::from_unix_ms(i),
+                                                  core::placement_of(tenant, recipient));
+    EXPECT_EQ(key_slot(spread.index(tenant, placed, recipient).key), slot);
+    ASSERT_TRUE(spread.group_index(tenant, placed));
+    EXPECT_EQ(spread.group_index(tenant, placed)->key, spread.index(tenant, placed, recipient).key);
+    // Any other id goes to the shared index, and so does one naming another group.
+    EXPECT_EQ(spread.index(tenant, id, recipient).key, spread.shared_index(tenant, id).key);
+    EXPECT_FALSE(spread.group_index(tenant, id));
+    const auto elsewhere =
+        core::new_verification_id(rng, core::from_unix_ms(i), static_cast<std::uint8_t>(group + 1));
+    EXPECT_EQ(spread.index(tenant, elsewhere, recipient).key,
+              spread.shared_index(tenant, elsewhere).key);
   }
   // Spread: recipients land on many slots. One slot: all of them on one.
   std::set<std::uint16_t> slots;
@@ -245,7 +294,7 @@ TEST(RedisKeySchema, WhatOneCommitTouchesSharesASlot) {
     slots.insert(key_slot(spread.record(tenant, recipient).key));
     one_slots.insert(key_slot(one.record(tenant, recipient).key));
     one_slots.insert(
-        key_slot(one.index(tenant, core::VerificationId("v" + std::to_string(i))).key));
+        key_slot(one.index(tenant, core::VerificationId("v" + std::to_string(i)), recipient).key));
     one_slots.insert(key_slot(one.idempotency(tenant, "k" + std::to_string(i))));
     one_slots.insert(key_slot(one.bucket("send:acme" + std::to_string(i))));
     one_slots.insert(key_slot(one.counter("daily" + std::to_string(i), {0, 86'400'000})));
@@ -259,8 +308,8 @@ TEST(RedisKeySchema, KeysKeepTenantsAndKindsApart) {
   const core::RecipientHash r(kHash);
   EXPECT_NE(schema.record(core::TenantId("a"), r).field,
             schema.record(core::TenantId("b"), r).field);
-  EXPECT_NE(schema.index(core::TenantId("a"), core::VerificationId("v")).field,
-            schema.index(core::TenantId("b"), core::VerificationId("v")).field);
+  EXPECT_NE(schema.index(core::TenantId("a"), core::VerificationId("v"), r).field,
+            schema.index(core::TenantId("b"), core::VerificationId("v"), r).field);
   EXPECT_NE(schema.idempotency(core::TenantId("a"), "k"),
             schema.idempotency(core::TenantId("b"), "k"));
   // A counter's window is part of its key: another length starts afresh.
