@@ -215,6 +215,24 @@ TEST_P(RedisLayout, AnOperationByIdIsOneReadAndOneCommit) {
       cluster ? 2u : 1u);
 }
 
+// The layout version: data of another layout is refused by start-up's check, whichever side
+// it is on (layout 1, never released, indexed ids by recipient, not by record).
+TEST_P(RedisLayout, DataOfAnotherLayoutIsRefused) {
+  RedisStore& redis = store_->redis();
+  ASSERT_TRUE(run(redis.init_schema()));
+  EXPECT_EQ(run(redis.schema_problem()).value(), std::nullopt);
+  const std::string version = schema().schema();
+  std::vector<std::string> keys{version};
+  for (const int other : {redis::KeySchema::kVersion - 1, redis::KeySchema::kVersion + 1}) {
+    std::vector<std::string> set{"SET", version, std::to_string(other)};
+    run(redis_->io().command(keys, set)).value();
+    const auto problem = run(redis.schema_problem()).value();
+    ASSERT_TRUE(problem) << other;
+    EXPECT_NE(problem->find("layout " + std::to_string(other)), std::string::npos) << *problem;
+    EXPECT_FALSE(run(redis.init_schema())) << "init does not write over it";
+  }
+}
+
 // A claim of an idempotency key still marked pending (on a Cluster, the claim and the
 // recipient's commit are two steps): when its verification is stored, the next request with
 // the key replays it and finishes the record; when it is not, that request waits, then gives
