@@ -240,33 +240,37 @@ store::Result<JobRecord> decode_job(std::string_view value) {
 
 // ---- the id index --------------------------------------------------------------------
 
-std::string encode_index(std::string_view record_key, std::string_view record_field,
+std::string_view key_head(std::string_view key) {
+  const auto close = key.find('}');
+  return close == std::string_view::npos ? key : key.substr(0, close + 1);
+}
+
+std::string encode_index(std::string_view record_key, const core::RecipientHash& recipient,
                          TimePoint delete_after) {
-  // Keys are at most ~80 bytes: the prefix is at most 64 (options.hpp).
-  assert(record_key.size() <= 255);
+  const std::string_view tail = record_key.substr(key_head(record_key).size());
+  assert(tail.size() <= 255);  // "r4095", "g255r4095" at most
   ByteWriter w;
   w.expiry(ms(delete_after));
   w.byte(kIndexFormat);
-  w.byte(static_cast<std::uint8_t>(record_key.size()));
-  w.raw(record_key);
-  w.raw(record_field);
+  w.byte(static_cast<std::uint8_t>(tail.size()));
+  w.raw(tail);
+  w.raw(pack_hex(recipient.str()));
   return std::move(w).take();
 }
 
-store::Result<IndexEntry> decode_index(std::string_view value, const core::TenantId& tenant) {
+store::Result<IndexEntry> decode_index(std::string_view value) {
   ByteReader r(value);
   r.expiry();
   if (r.byte() != kIndexFormat) return corrupt();
-  const std::size_t key_size = r.byte();
+  const std::size_t tail_size = r.byte();
   if (r.failed()) return corrupt();
   const std::string_view rest = r.rest();
-  if (rest.size() < key_size + tenant.str().size() + 2) return corrupt();
+  if (rest.size() <= tail_size) return corrupt();
   IndexEntry entry;
-  entry.record_key = std::string(rest.substr(0, key_size));
-  entry.record_field = std::string(rest.substr(key_size));
-  const std::string_view field = entry.record_field;
-  if (!field.starts_with(tenant.str()) || field[tenant.str().size()] != '\0') return corrupt();
-  entry.recipient = core::RecipientHash(unpack_hex(field.substr(tenant.str().size() + 1)));
+  entry.key_tail = std::string(rest.substr(0, tail_size));
+  entry.recipient = core::RecipientHash(unpack_hex(rest.substr(tail_size)));
+  // The packed form must be exactly what packing gives back: nothing cut, nothing added.
+  if (pack_hex(entry.recipient.str()) != rest.substr(tail_size)) return corrupt();
   return entry;
 }
 

@@ -53,20 +53,23 @@ struct JobRecord {
 std::string encode_job(const JobRecord& job);
 store::Result<JobRecord> decode_job(std::string_view value);
 
-// Where an id's verification is: the key and field of its recipient's record. The index
-// scripts.hpp's follow script reads an entry and the record it names in one step, so the
-// layout of the first bytes is fixed: the expiry, kIndexFormat, the key's length (one byte),
-// the key, then the field. The field is <tenant>\0<packed recipient hash> (key_schema.hpp),
-// from which decode_index gives back the recipient.
+// Where an id's verification is: its recipient's record. The record shares its index entry's
+// hash tag when the follow script (scripts.hpp) reads both in one step, and its field starts
+// with the tenant as the entry's own field does, so an entry holds only what follows those:
+// the key after its tag (`tail`: "r12", or "g0r1234" on one slot) and the packed recipient
+// hash. The follow script reads them from fixed places: the expiry, kIndexFormat, the tail's
+// length (one byte), the tail, then the field's ending.
 inline constexpr std::uint8_t kIndexFormat = 2;
 struct IndexEntry {
-  std::string record_key;
-  std::string record_field;
+  std::string key_tail;  // the record's key after its hash tag ("...}")
   core::RecipientHash recipient;
 };
-std::string encode_index(std::string_view record_key, std::string_view record_field,
+// `record`: the record's key and field as key_schema.hpp names them.
+std::string encode_index(std::string_view record_key, const core::RecipientHash& recipient,
                          core::TimePoint delete_after);
-store::Result<IndexEntry> decode_index(std::string_view value, const core::TenantId& tenant);
+store::Result<IndexEntry> decode_index(std::string_view value);
+// What a key's tail follows: everything up to its hash tag's '}' (the whole key if none).
+std::string_view key_head(std::string_view key);
 
 // An idempotency record. `pending` marks a claim taken by a send still on its way to its
 // commit (Cluster only, where the claim and the commit are two steps): it expires within

@@ -158,9 +158,10 @@ Task<Result<std::vector<std::optional<std::string>>>> RedisIo::read(std::vector<
   co_return values;
 }
 
-Task<Result<RedisIo::Followed>> RedisIo::follow(Read index, std::uint8_t format) {
-  std::vector<std::string> keys{std::move(index.key)};
-  std::vector<std::string> args{std::move(index.field), std::to_string(format)};
+Task<Result<RedisIo::Followed>> RedisIo::follow(Follow follow) {
+  std::vector<std::string> keys{std::move(follow.index.key)};
+  std::vector<std::string> args{std::move(follow.index.field), std::to_string(follow.format),
+                                std::move(follow.key_head), std::move(follow.field_head)};
   auto reply = co_await script(follow_script(), std::move(keys), std::move(args));
   if (!reply) co_return reply.error();
   auto& elements = reply->elements();

@@ -47,13 +47,20 @@ class RedisIo {
   // snapshot (one script); different slots are read in parallel.
   Task<Result<std::vector<std::optional<std::string>>>> read(std::vector<Read> reads);
 
-  // An index entry of `format` and, in the same step, the hash field it names (scripts.hpp's
-  // follow script): `target` is read only when `entry` is there and of that format.
+  // An index entry of `format` and, in the same step, the hash field it names, whose key and
+  // field begin with `key_head` and `field_head` (scripts.hpp's follow script): `target` is
+  // read only when `entry` is there and of that format.
+  struct Follow {
+    Read index;
+    std::uint8_t format = 0;
+    std::string key_head;
+    std::string field_head;
+  };
   struct Followed {
     std::optional<std::string> entry;
     std::optional<std::string> target;
   };
-  Task<Result<Followed>> follow(Read index, std::uint8_t format);
+  Task<Result<Followed>> follow(Follow follow);
 
   struct Committed {
     bool applied = false;

@@ -269,7 +269,7 @@ Task<Result<std::optional<StartOutcome>>> RedisStore::try_start(const StartReque
   // one slot), so the commit below writes it; else in the shared index, reserved in step 2.
   const auto index = schema_.index(tenant, stored.id, stored.recipient);
   const std::string index_value =
-      redis::encode_index(own.where.key, own.where.field, stored.delete_after);
+      redis::encode_index(own.where.key, stored.recipient, stored.delete_after);
   const bool index_with_record = redis::key_slot(index.key) == own_slot;
   if (index_with_record) commit.set_field(index.key, index.field, index_value, stored.delete_after);
   std::string bucket_value;

@@ -88,13 +88,13 @@ Task<Result<std::vector<RedisStore::Record>>> RedisStore::read_records(
 
 Result<RedisStore::Record> RedisStore::located(const core::TenantId& tenant, std::string_view entry,
                                                std::optional<std::string> value) const {
-  auto index = redis::decode_index(entry, tenant);
+  auto index = redis::decode_index(entry);
   if (!index) return index.error();
   Record r;
   r.recipient = std::move(index->recipient);
   r.where = schema_.record(tenant, r.recipient);
   // The entry names where the record is; this layout must agree.
-  if (r.where.key != index->record_key || r.where.field != index->record_field) {
+  if (r.where.key.substr(redis::key_head(r.where.key).size()) != index->key_tail) {
     return make_error(StoreErrc::kCorrupt);
   }
   r.raw = std::move(value);
@@ -112,9 +112,14 @@ Task<Result<std::optional<RedisStore::Record>>> RedisStore::locate(const core::T
   // An entry and the record it names in one script, where they share a slot: in the group
   // an id names, and everywhere on one slot.
   auto follow = [&](KeySchema::Field at) -> Task<Result<std::optional<Found>>> {
-    // (A named Read: a braced temporary in a co_await expression is destroyed twice by GCC 12.)
-    redis::RedisIo::Read read{std::move(at.key), std::move(at.field)};
-    auto followed = co_await io_->follow(std::move(read), redis::kIndexFormat);
+    // The record shares the entry's hash tag, and its field begins with the tenant.
+    // (Built before the co_await: GCC 12 destroys a braced temporary in one twice.)
+    redis::RedisIo::Follow ask;
+    ask.key_head = std::string(redis::key_head(at.key));
+    ask.field_head = tenant.str() + '\0';
+    ask.index = {std::move(at.key), std::move(at.field)};
+    ask.format = redis::kIndexFormat;
+    auto followed = co_await io_->follow(std::move(ask));
     if (!followed) co_return redis::unavailable(followed.error());
     if (!followed->entry) co_return std::optional<Found>();
     auto record = located(tenant, *followed->entry, std::move(followed->target));
@@ -138,7 +143,7 @@ Task<Result<std::optional<RedisStore::Record>>> RedisStore::locate(const core::T
   auto values = co_await io_->read(std::move(reads));
   if (!values) co_return redis::unavailable(values.error());
   if (!values->front()) co_return Found();
-  auto entry = redis::decode_index(*values->front(), tenant);
+  auto entry = redis::decode_index(*values->front());
   if (!entry) co_return entry.error();
   std::vector<core::RecipientHash> one{std::move(entry->recipient)};
   auto records = co_await read_records(tenant, one);

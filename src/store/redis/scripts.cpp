@@ -22,11 +22,11 @@ const Script& follow_script() {
   static const Script script(R"lua(
 local entry = redis.call('HGET', KEYS[1], ARGV[1])
 if not entry then return {} end
--- 6 bytes of expiry, the format, the key's length, the key, the field.
+-- 6 bytes of expiry, the format, the key tail's length, the key tail, the field's ending.
 if string.len(entry) < 8 or string.byte(entry, 7) ~= tonumber(ARGV[2]) then return {entry} end
 local size = string.byte(entry, 8)
-local key = string.sub(entry, 9, 8 + size)
-return {entry, redis.call('HGET', key, string.sub(entry, 9 + size))}
+local key = ARGV[3] .. string.sub(entry, 9, 8 + size)
+return {entry, redis.call('HGET', key, ARGV[4] .. string.sub(entry, 9 + size))}
 )lua");
   return script;
 }

@@ -11,8 +11,10 @@ namespace otpd::store::redis {
 // string. Returns one value (nil when absent) per key: one consistent snapshot.
 const Script& read_script();
 
-// KEYS[1]: an index hash, ARGV[1]: the field, ARGV[2]: the index format (records.hpp).
-// Reads an index entry and, in the same step, the hash field it points to (a key in the same
+// KEYS[1]: an index hash, ARGV[1]: the field, ARGV[2]: the index format (records.hpp),
+// ARGV[3] and ARGV[4]: what the key and the field of the value it points to begin with.
+// Reads an index entry and, in the same step, the hash field it points to: the key ARGV[3]
+// and the entry's key tail, the field ARGV[4] and the entry's field ending (a key in the same
 // slot, named inside the entry: the one key a script here reads without its caller naming
 // it). Returns {} when the entry is absent, {entry} when it is not of that format, else
 // {entry, value} (value nil when absent): a lookup by id and the read of the record found,

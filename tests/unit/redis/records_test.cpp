@@ -177,7 +177,7 @@ TEST(RedisRecords, DamagedValuesAreCorrupt) {
   other_format[kExpiryBytes] = 9;
   EXPECT_FALSE(decode_record(other_format, core::TenantId("acme"), core::RecipientHash(kHash)));
   EXPECT_FALSE(decode_job("nonsense"));
-  EXPECT_FALSE(decode_index("", core::TenantId("acme")));
+  EXPECT_FALSE(decode_index(""));
   EXPECT_FALSE(decode_bucket("0123456"));
   EXPECT_FALSE(decode_idempotency("0123456789", core::TenantId("acme")));
 }
@@ -212,29 +212,37 @@ TEST(RedisRecords, JobsIndexIdempotencyAndBucketsRoundTrip) {
   EXPECT_EQ(j->sealed, job.sealed);
   EXPECT_EQ(expiry_of(encode_job(job)), 1'900'000'300'000);
 
-  {
-    const KeySchema keys("otpd:", KeySchema::Layout::kSpread);
+  for (const auto layout : {KeySchema::Layout::kSpread, KeySchema::Layout::kOneSlot}) {
+    const KeySchema keys("otpd:", layout);
     const core::TenantId acme("acme");
-    const auto where = keys.record(acme, core::RecipientHash(kHash));
-    const std::string entry = encode_index(where.key, where.field, from_unix_ms(5));
+    const core::RecipientHash alice(kHash);
+    const auto where = keys.record(acme, alice);
+    const std::string entry = encode_index(where.key, alice, from_unix_ms(5));
     EXPECT_EQ(expiry_of(entry), 5);
-    auto decoded = decode_index(entry, acme);
+    auto decoded = decode_index(entry);
     ASSERT_TRUE(decoded);
-    EXPECT_EQ(decoded->record_key, where.key);
-    EXPECT_EQ(decoded->record_field, where.field);
-    EXPECT_EQ(decoded->recipient, core::RecipientHash(kHash));
-    // The follow script reads the key from fixed places: the format after the expiry, then
-    // the key's length.
+    EXPECT_EQ(decoded->recipient, alice);
+    // What the follow script reads: the format after the expiry, the tail's length, the key's
+    // tail after its hash tag, then the field's ending after the tenant.
+    const std::string_view head = key_head(where.key);
+    EXPECT_TRUE(head.ends_with('}')) << head;
+    EXPECT_EQ(decoded->key_tail, where.key.substr(head.size()));
     EXPECT_EQ(static_cast<std::uint8_t>(entry[kExpiryBytes]), kIndexFormat);
-    EXPECT_EQ(static_cast<std::size_t>(static_cast<unsigned char>(entry[kExpiryBytes + 1])),
-              where.key.size());
-    EXPECT_EQ(entry.substr(kExpiryBytes + 2, where.key.size()), where.key);
-    // Another tenant's entry, or a cut one, is not taken for this tenant's.
-    EXPECT_FALSE(decode_index(entry, core::TenantId("acm")));
-    EXPECT_FALSE(decode_index(entry, core::TenantId("other")));
-    for (std::size_t cut = 0; cut < entry.size() - 32; ++cut) {
-      EXPECT_FALSE(decode_index(entry.substr(0, cut), acme)) << "cut at " << cut;
+    const std::size_t tail = static_cast<unsigned char>(entry[kExpiryBytes + 1]);
+    EXPECT_EQ(std::string(head) + entry.substr(kExpiryBytes + 2, tail), where.key);
+    EXPECT_EQ("acme" + std::string(1, '\0') + entry.substr(kExpiryBytes + 2 + tail), where.field);
+    // The index of an id naming the group shares the record's hash tag.
+    if (layout == KeySchema::Layout::kSpread) {
+      core::OpenSslRandom rng;
+      const auto id =
+          core::new_verification_id(rng, from_unix_ms(5), core::placement_of(acme, alice));
+      EXPECT_EQ(key_head(keys.index(acme, id, alice).key), head);
     }
+    // A cut or lengthened entry is not taken for one.
+    for (std::size_t cut = 0; cut < entry.size(); ++cut) {
+      EXPECT_FALSE(decode_index(entry.substr(0, cut))) << "cut at " << cut;
+    }
+    EXPECT_FALSE(decode_index(entry + "x"));
   }
 
   IdempotencyEntry entry;
