@@ -33,6 +33,12 @@ std::string info_field(std::string_view info, std::string_view name) {
   return std::string(value.substr(0, value.find_first_of("\r\n")));
 }
 
+// Whether an index entry names the record key this layout puts its recipient under: one
+// written by another layout must not be followed to the wrong record.
+bool names(const redis::IndexEntry& entry, const KeySchema::Field& record) {
+  return std::string_view(record.key).substr(redis::key_head(record.key).size()) == entry.key_tail;
+}
+
 }  // namespace
 
 redis::Result<std::unique_ptr<RedisStore>> RedisStore::open(std::string_view url,
@@ -93,10 +99,7 @@ Result<RedisStore::Record> RedisStore::located(const core::TenantId& tenant, std
   Record r;
   r.recipient = std::move(index->recipient);
   r.where = schema_.record(tenant, r.recipient);
-  // The entry names where the record is; this layout must agree.
-  if (r.where.key.substr(redis::key_head(r.where.key).size()) != index->key_tail) {
-    return make_error(StoreErrc::kCorrupt);
-  }
+  if (!names(*index, r.where)) return make_error(StoreErrc::kCorrupt);
   r.raw = std::move(value);
   if (r.raw) {
     auto decoded = redis::decode_record(*r.raw, tenant, r.recipient);
@@ -148,6 +151,7 @@ Task<Result<std::optional<RedisStore::Record>>> RedisStore::locate(const core::T
   std::vector<core::RecipientHash> one{std::move(entry->recipient)};
   auto records = co_await read_records(tenant, one);
   if (!records) co_return records.error();
+  if (!names(*entry, records->front().where)) co_return make_error(StoreErrc::kCorrupt);
   co_return Found(std::move(records->front()));
 }
 
