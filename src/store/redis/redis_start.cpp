@@ -348,7 +348,9 @@ Task<Result<std::optional<StartOutcome>>> RedisStore::try_start(const StartReque
       u.del_field(index.key, index.field);
       undo.push_back(std::move(u));
     }
-    auto results = co_await io_->commit_all(std::move(reserve));
+    // Nothing to reserve (no key, no bucket, an id indexed with its record): no round trip.
+    std::vector<redis::Result<redis::RedisIo::Committed>> results;
+    if (!reserve.empty()) results = co_await io_->commit_all(std::move(reserve));
     bool conflict = false;
     std::optional<redis::Error> failed;
     for (std::size_t k = 0; k < results.size(); ++k) {
