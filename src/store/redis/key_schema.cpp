@@ -74,10 +74,17 @@ KeySchema::Field KeySchema::index(const core::TenantId& tenant, const core::Veri
   return shared_index(tenant, id);
 }
 
+std::optional<int> KeySchema::group_named_by(const core::VerificationId& id) const {
+  if (layout_ == Layout::kOneSlot) return 0;
+  const auto placement = core::placement_in(id);
+  if (!placement) return std::nullopt;
+  return static_cast<int>(*placement);
+}
+
 std::optional<KeySchema::Field> KeySchema::group_index(const core::TenantId& tenant,
                                                        const core::VerificationId& id) const {
   if (layout_ == Layout::kOneSlot) return std::nullopt;
-  const auto group = core::placement_in(id);
+  const auto group = group_named_by(id);
   if (!group) return std::nullopt;
   std::string field = member(tenant, id);
   const auto bucket = core::fnv1a(field) % (kIndexBuckets / kSpreadGroups);

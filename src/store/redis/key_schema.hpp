@@ -71,6 +71,9 @@ class KeySchema {
   // nullopt when it names none.
   std::optional<Field> group_index(const core::TenantId& tenant,
                                    const core::VerificationId& id) const;
+  // The group an id names: its placement byte on a Cluster, the only group on one slot;
+  // nullopt for an id that names none. Its recipient's group, unless it was made elsewhere.
+  std::optional<int> group_named_by(const core::VerificationId& id) const;
   // The shared index: where an id that names no group, or not its recipient's, is found.
   Field shared_index(const core::TenantId& tenant, const core::VerificationId& id) const;
   std::string idempotency(const core::TenantId& tenant, std::string_view key) const;

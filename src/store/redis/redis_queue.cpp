@@ -217,19 +217,17 @@ Task<Result<void>> RedisStore::finish(std::vector<FinishedDelivery> done) {
   co_return Result<void>{};
 }
 
-Task<Result<void>> RedisStore::retry(core::TenantId tenant, core::VerificationId id,
-                                     TimePoint next_attempt) {
-  auto found = co_await locate(tenant, id);
-  if (!found) co_return found.error();
-  if (!*found) co_return Result<void>{};
-  const int group = schema_.group_of(tenant, (*found)->recipient);
+Task<Result<RedisStore::Rescheduled>> RedisStore::reschedule(int group,
+                                                             const core::TenantId& tenant,
+                                                             const core::VerificationId& id,
+                                                             TimePoint next_attempt) {
   const auto job_at = schema_.job(group, tenant, id);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     std::vector<redis::RedisIo::Read> reads{{job_at.key, job_at.field}};
     auto values = co_await io_->read(std::move(reads));
     if (!values) co_return redis::unavailable(values.error());
     const auto& raw = values->front();
-    if (!raw) co_return Result<void>{};  // finished meanwhile, or lapsed
+    if (!raw) co_return Rescheduled::kNoJob;
     auto job = redis::decode_job(*raw);
     if (!job) co_return job.error();
     ++job->attempts;
@@ -239,10 +237,31 @@ Task<Result<void>> RedisStore::retry(core::TenantId tenant, core::VerificationId
     batch.enqueue(schema_.queue(group), job_at.field, next_attempt, job->expires_at);
     auto committed = co_await io_->commit(std::move(batch));
     if (!committed) co_return redis::unavailable(committed.error());
-    if (committed->applied) co_return Result<void>{};
+    if (committed->applied) co_return Rescheduled::kDone;
     co_await redis::pause_after_conflict(attempt);
   }
   co_return redis::unavailable();
+}
+
+Task<Result<void>> RedisStore::retry(core::TenantId tenant, core::VerificationId id,
+                                     TimePoint next_attempt) {
+  // The job is in its recipient's group. That is the group the id names (on one slot, the
+  // only one): a read and a commit. Only when no job is there is the id looked up, in case
+  // it names another group; no job anywhere means it finished meanwhile, or lapsed.
+  const auto named = schema_.group_named_by(id);
+  if (named) {
+    auto done = co_await reschedule(*named, tenant, id, next_attempt);
+    if (!done) co_return done.error();
+    if (*done == Rescheduled::kDone || schema_.groups() == 1) co_return Result<void>{};
+  }
+  auto found = co_await locate(tenant, id);
+  if (!found) co_return found.error();
+  if (!*found) co_return Result<void>{};
+  const int group = schema_.group_of(tenant, (*found)->recipient);
+  if (named && group == *named) co_return Result<void>{};
+  auto done = co_await reschedule(group, tenant, id, next_attempt);
+  if (!done) co_return done.error();
+  co_return Result<void>{};
 }
 
 Task<Result<std::size_t>> RedisStore::depth() {

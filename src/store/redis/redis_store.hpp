@@ -148,6 +148,12 @@ class RedisStore final : public Store {
                                   const core::RecipientHash& recipient,
                                   core::DeliveryStatus outcome, std::optional<Record> first = {});
 
+  // Counts a delivery attempt of `id` and queues the next one, if its job is in `group`.
+  enum class Rescheduled { kDone, kNoJob };
+  Task<Result<Rescheduled>> reschedule(int group, const core::TenantId& tenant,
+                                       const core::VerificationId& id,
+                                       core::TimePoint next_attempt);
+
   // One outcome of finish(): its verification found through the index, then ended.
   Task<Result<void>> finish_one(FinishedDelivery done);
 

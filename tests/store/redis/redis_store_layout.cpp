@@ -165,6 +165,11 @@ TEST_P(RedisLayout, AnOperationByIdIsOneReadAndOneCommit) {
   EXPECT_EQ(redis::key_slot(entry.key), redis::key_slot(schema().record(kTenant, kAlice).key));
   EXPECT_EQ(redis::expiry_of(field(entry).value()), core::to_unix_ms(placed.delete_after));
 
+  // A delivery retry goes to the job in the group the id names: a read and a commit.
+  EXPECT_EQ(cost([&] { run(redis.retry(kTenant, placed.id, kT0 + seconds(5))).value(); }), 2u);
+  const auto job = schema().job(schema().group_of(kTenant, kAlice), kTenant, placed.id);
+  EXPECT_EQ(redis::decode_job(field(job).value()).value().attempts, 1);
+
   EXPECT_EQ(cost([&] { EXPECT_TRUE(run(redis.get(kTenant, placed.id)).value()); }), 1u);
   EXPECT_EQ(
       cost([&] {
@@ -201,6 +206,10 @@ TEST_P(RedisLayout, AnOperationByIdIsOneReadAndOneCommit) {
                         Transit::kDone);
             }),
             cluster ? 3u : 2u);
+  // Its job is found all the same, through the index, when the group it names has none.
+  run(redis.retry(kTenant, elsewhere.id, kT0 + seconds(5))).value();
+  const auto carol_job = schema().job(schema().group_of(kTenant, carol), kTenant, elsewhere.id);
+  EXPECT_EQ(redis::decode_job(field(carol_job).value()).value().attempts, 1);
   EXPECT_EQ(
       run(store_->transition({kTenant, elsewhere.id, core::Transition::kApprove, kT0 + seconds(3)}))
           .value()
