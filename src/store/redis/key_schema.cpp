@@ -69,8 +69,10 @@ KeySchema::Field KeySchema::job(int group, const core::TenantId& tenant,
 
 KeySchema::Field KeySchema::index(const core::TenantId& tenant, const core::VerificationId& id,
                                   const core::RecipientHash& recipient) const {
-  auto placed = group_index(tenant, id);
-  if (placed && core::placement_in(id) == group_of(tenant, recipient)) return std::move(*placed);
+  const auto named = group_named_by(id);
+  if (layout_ == Layout::kSpread && named && *named == group_of(tenant, recipient)) {
+    return index_in(*named, tenant, id);
+  }
   return shared_index(tenant, id);
 }
 
@@ -86,9 +88,14 @@ std::optional<KeySchema::Field> KeySchema::group_index(const core::TenantId& ten
   if (layout_ == Layout::kOneSlot) return std::nullopt;
   const auto group = group_named_by(id);
   if (!group) return std::nullopt;
+  return index_in(*group, tenant, id);
+}
+
+KeySchema::Field KeySchema::index_in(int group, const core::TenantId& tenant,
+                                     const core::VerificationId& id) const {
   std::string field = member(tenant, id);
   const auto bucket = core::fnv1a(field) % (kIndexBuckets / kSpreadGroups);
-  return Field{key("g" + std::to_string(*group), "x" + std::to_string(bucket)), std::move(field)};
+  return {key("g" + std::to_string(group), "x" + std::to_string(bucket)), std::move(field)};
 }
 
 KeySchema::Field KeySchema::shared_index(const core::TenantId& tenant,

@@ -88,6 +88,8 @@ class KeySchema {
 
  private:
   std::string key(std::string_view tag, std::string_view rest) const;
+  // The index of `group` (spread layout), where an id naming it is indexed.
+  Field index_in(int group, const core::TenantId& tenant, const core::VerificationId& id) const;
 
   std::string prefix_;
   Layout layout_;
