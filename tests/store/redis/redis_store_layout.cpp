@@ -302,13 +302,20 @@ std::unique_ptr<RedisStore> open_on(const testing_support::RedisServers& servers
   return store;
 }
 
-TEST(RedisStoreOutage, AFrozenServerIsUnavailableWithinTheTimeoutAndWorksOnceThawed) {
-  std::shared_ptr<testing_support::RedisServers> servers;
+// A standalone server of the test's own (it freezes it); nullptr, with `why`, where none starts.
+std::shared_ptr<testing_support::RedisServers> own_standalone_server(std::string& why) {
   try {
-    servers = testing_support::RedisServers::start(Kind::kStandalone);
+    return testing_support::RedisServers::start(Kind::kStandalone);
   } catch (const std::exception& e) {
-    GTEST_SKIP() << e.what();
+    why = e.what();
+    return nullptr;
   }
+}
+
+TEST(RedisStoreOutage, AFrozenServerIsUnavailableWithinTheTimeoutAndWorksOnceThawed) {
+  std::string why;
+  const auto servers = own_standalone_server(why);
+  if (!servers) GTEST_SKIP() << why;
   auto store = open_on(*servers, "timeout_ms=300");
   boost::asio::io_context io;
   const core::Verification v =
@@ -342,12 +349,9 @@ TEST(RedisStoreOutage, AFrozenServerIsUnavailableWithinTheTimeoutAndWorksOnceTha
 // threads. Before, the call and its connection kept each other alive for good (a leak at
 // every such shutdown, which LeakSanitizer reported).
 TEST(RedisStoreOutage, ClosingTheStoreLetsGoOfACallStillWaitingOnAFrozenServer) {
-  std::shared_ptr<testing_support::RedisServers> servers;
-  try {
-    servers = testing_support::RedisServers::start(Kind::kStandalone);
-  } catch (const std::exception& e) {
-    GTEST_SKIP() << e.what();
-  }
+  std::string why;
+  const auto servers = own_standalone_server(why);
+  if (!servers) GTEST_SKIP() << why;
   // A timeout far longer than the test: the call is still waiting when the store closes.
   auto store = open_on(*servers, "timeout_ms=20000");
   boost::asio::io_context io;
